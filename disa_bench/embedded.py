@@ -1,0 +1,119 @@
+"""Build the embedded tiny models: SFT from scratch on solver-generated, deliberately varied solutions.
+
+Two strengths of the same Llama-config model share the recipe and differ only in SFT steps:
+``base`` (weak; the reference policy pi_ref, Mean@8 in the 40-70% band so RL has room) and ``teacher``
+(stronger; a proposal model). Each training example picks one solution uniformly among *all* distinct
+solution strings of the problem, so the models spread mass over many valid expressions.
+
+The built models ship inside the package (``disa_bench/assets/embedded``) with the recipe that made them;
+``ensure_embedded`` uses the shipped copy when its recipe hash matches, otherwise trains into
+``$DISA_BENCH_HOME`` (``disa-bench base --retrain`` forces that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from pathlib import Path
+
+from .io import atomic_dir
+from .models import build_tokenizer, home, tiny_llama_config
+
+ASSETS = Path(__file__).parent / "assets" / "embedded"
+
+RECIPES = {
+    "base": dict(steps=300, batch=128, lr=1e-3, warmup=100, seed=1, hidden=128, layers=4, heads=4, task="countdown"),
+    "teacher": dict(steps=1500, batch=128, lr=1e-3, warmup=100, seed=2, hidden=128, layers=4, heads=4, task="countdown"),
+}
+
+
+def recipe_hash(name: str) -> str:
+    return hashlib.sha256(json.dumps(RECIPES[name], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _is_built(d: Path, name: str) -> bool:
+    f = d / "recipe.json"
+    return f.exists() and json.loads(f.read_text()).get("hash") == recipe_hash(name) and (d / "model.safetensors").exists()
+
+
+def ensure_embedded(name: str, retrain: bool = False, progress=None) -> Path:
+    from .errors import UserError
+
+    if name not in RECIPES:
+        raise UserError(f"unknown embedded model {name!r}; valid: {', '.join(RECIPES)}")
+    shipped = ASSETS / name
+    if not retrain and _is_built(shipped, name):
+        return shipped
+    cached = home() / "embedded" / f"{name}-{recipe_hash(name)}"
+    if not retrain and _is_built(cached, name):
+        return cached
+    with atomic_dir(cached) as tmp:
+        train_embedded(name, tmp, progress=progress)
+    return cached
+
+
+def sft_examples(task, rng: random.Random, n: int):
+    """``n`` (prompt, completion) pairs: a random train problem and a uniformly random solution string."""
+    from .tasks.countdown import solutions
+
+    out = []
+    for p in task.problems("train", n, seed=rng.randrange(2**31)):
+        sols = solutions(tuple(sorted(p.meta["numbers"])), int(p.answer))
+        out.append((p.prompt, f" {rng.choice(sols)}={p.answer}"))
+    return out
+
+
+def train_embedded(name: str, out_dir: Path, progress=None, eval_every: int = 0, log=print) -> dict:
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from .tasks import get_task
+
+    r = RECIPES[name]
+    torch.manual_seed(r["seed"])
+    rng = random.Random(r["seed"])
+    tok = build_tokenizer()
+    model = LlamaForCausalLM(tiny_llama_config(len(tok), r["hidden"], r["layers"], r["heads"]))
+    task = get_task(r["task"])
+    opt = torch.optim.AdamW(model.parameters(), lr=r["lr"], weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / r["warmup"]))
+    eos = tok.eos_token_id
+    t0 = time.time()
+    model.train()
+    for step in range(r["steps"]):
+        batch = sft_examples(task, rng, r["batch"])
+        seqs, labels = [], []
+        for prompt, comp in batch:
+            p = tok(prompt)["input_ids"]
+            c = tok(comp)["input_ids"] + [eos]
+            seqs.append(p + c)
+            labels.append([-100] * len(p) + c)
+        width = max(map(len, seqs))
+        inp = torch.tensor([s + [0] * (width - len(s)) for s in seqs])
+        lab = torch.tensor([l + [-100] * (width - len(l)) for l in labels])
+        attn = (torch.arange(width)[None, :] < torch.tensor([len(s) for s in seqs])[:, None]).long()
+        loss = model(input_ids=inp, attention_mask=attn, labels=lab).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if progress is not None:
+            progress(1)
+        if eval_every and (step + 1) % eval_every == 0:
+            log(f"step {step + 1} loss {loss.item():.3f} {time.time() - t0:.0f}s")
+            _save(model, tok, out_dir / f"step{step + 1}", name, time.time() - t0)
+    model.eval()
+    info = _save(model, tok, out_dir, name, time.time() - t0)
+    return info
+
+
+def _save(model, tok, d: Path, name: str, seconds: float) -> dict:
+    d.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(d)
+    tok.save_pretrained(d)
+    info = {"name": name, "hash": recipe_hash(name), "recipe": RECIPES[name], "train_seconds": round(seconds, 1)}
+    (d / "recipe.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info

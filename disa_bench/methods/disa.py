@@ -1,0 +1,69 @@
+"""DISA: trajectory balance toward pi*(y|x) ∝ pi_ref(y|x) exp(beta r) with a *frozen* offline log Z.
+
+    EXACT units (default here):  delta = log Z(x) + log pi_theta(y|x) - log pi_ref(y|x) - beta r
+                                 loss  = mean_seq  w * delta^2 / |y|
+    LN units (paper-scale):      delta = log Z(x) + (1/|y|)(log pi_theta - log pi_ref)(y|x) - beta r
+                                 loss  = mean_seq  w * delta^2
+    w = sg(clamp(exp(sum_t log pi_theta - log pi_old), max = w_max))   (methods.md §1.8, §6 #9)
+
+log Z comes from ``disa-bench anchor`` and never changes during training: no gradient, no parameters, no
+update. Simplifications: a table lookup per prompt (the regressor is optional upstream); no KL or entropy
+term, as in FlowRL — the prior enters only through -log pi_ref inside delta. In ``--data offline`` mode
+pi_old is the stored behaviour distribution; by default w = 1 there (``offline_weight: none``), since TB's
+zero-residual optimum is pi* for any full-support sampler (§1.9a) and ratios to a foreign proposal are
+high-variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import METHODS, Batch, Method, is_weight, seq_sum
+
+
+@dataclass
+class DISAConfig:
+    beta: float = 5.0  # must equal the anchor's beta; EXACT default 5 (methods.md §6 #6)
+    units: str = "exact"  # "exact" | "ln"; must equal the anchor's units
+    w_max: float | None = 10.0  # FlowRL official recipe clamp(max=10) (methods.md §3.3, §6 #9)
+    w_min: float | None = None
+    offline_weight: str = "none"  # "none" (w = 1) | "ratio" (clipped pi_theta / behaviour) in offline mode
+
+
+@METHODS.register("disa")
+class DISA(Method):
+    name = "disa"
+    Config = DISAConfig
+    needs = frozenset({"old", "ref", "anchor"})
+
+    def loss(self, batch: Batch):
+        import torch
+
+        cfg = self.cfg
+        mask = batch.mask
+        n = mask.sum(-1).clamp(min=1)
+        lp = seq_sum(batch.logp, mask)
+        ref = seq_sum(batch.ref_logp, mask)
+        r = batch.reward
+        if cfg.units == "ln":
+            delta = batch.log_z + (lp - ref) / n - cfg.beta * r
+            per_seq = delta**2
+        else:
+            delta = batch.log_z + lp - ref - cfg.beta * r
+            per_seq = delta**2 / n
+        if batch.extra.get("offline") and cfg.offline_weight == "none":
+            w = torch.ones_like(r)
+            raw, clipped = w, torch.zeros(())
+        else:
+            w, raw, clipped = is_weight(batch.logp, batch.old_logp, mask, cfg.w_max, cfg.w_min)
+        loss = (w * per_seq).mean()
+        d = delta.detach()
+        correct = r > 0
+        metrics = {
+            "delta_correct": d[correct].mean().item() if correct.any() else float("nan"),
+            "delta_incorrect": d[~correct].mean().item() if (~correct).any() else float("nan"),
+            "delta_abs": d.abs().mean().item(),
+            "w_mean": raw.mean().item(),
+            "w_clipped_frac": float(clipped),
+        }
+        return loss, metrics

@@ -1,0 +1,24 @@
+"""The rollout-backend contract: n completions per prompt with per-token log-probs; nothing about methods."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..registry import Registry
+from ..types import Completion, SamplingParams
+
+
+class RolloutBackend(Protocol):
+    def generate(self, prompts: list[str], params: SamplingParams, progress=None) -> list[list[Completion]]:
+        """Return, for each prompt, ``params.n`` completions (text, token ids, sampling log-probs, truncated)."""
+        ...
+
+
+BACKENDS: Registry = Registry("rollout backend")
+
+
+def get_backend(name: str, model, tokenizer, **kwargs) -> RolloutBackend:
+    from . import hf  # noqa: F401
+    from . import vllm_backend  # noqa: F401  (registers lazily; imports vllm only when used)
+
+    return BACKENDS.get(name)(model, tokenizer, **kwargs)

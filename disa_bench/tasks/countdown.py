@@ -1,0 +1,330 @@
+"""The embedded task: Countdown-3.
+
+"Use 3 5 7 to make 22:" -> " 3*5+7=22". Use each given number exactly once with + - * and parentheses; any
+expression that evaluates to the target earns reward 1. Most prompts have several genuinely different
+solutions (different expression trees, not just reorderings), which is what lets the diversity measures tell
+mode collapse from distribution matching.
+
+The grader parses with its own small recursive-descent parser (no ``eval``) and returns the reward, the
+value reached as the extracted answer, and a *strategy key*: the expression tree up to commutativity and
+associativity (sums are multisets of signed terms, products multisets of factors).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import random
+from dataclasses import dataclass
+
+from ..types import Grade, Problem
+from .base import TASKS
+
+OPS = "+-*"
+MIN_NUM, MAX_NUM = 1, 9
+MIN_TARGET, MAX_TARGET = 1, 99
+
+
+# ---------------------------------------------------------------- expression trees
+# A tree is an int (leaf) or a tuple (op, left, right).
+
+
+def evaluate(t) -> int:
+    if isinstance(t, int):
+        return t
+    op, a, b = t
+    x, y = evaluate(a), evaluate(b)
+    return x + y if op == "+" else x - y if op == "-" else x * y
+
+
+_PREC = {"+": 1, "-": 1, "*": 2}
+
+
+def render(t) -> str:
+    """Render with the fewest parentheses that keep the tree's meaning."""
+    if isinstance(t, int):
+        return str(t)
+    op, a, b = t
+    left = render(a)
+    if not isinstance(a, int) and _PREC[a[0]] < _PREC[op]:
+        left = f"({left})"
+    right = render(b)
+    if not isinstance(b, int) and (_PREC[b[0]] < _PREC[op] or (_PREC[b[0]] == _PREC[op] and op == "-")):
+        right = f"({right})"
+    return f"{left}{op}{right}"
+
+
+def strategy_key(t) -> str:
+    """Canonical form up to commutativity/associativity: S[...] signed-term multisets, P[...] factor multisets."""
+    if isinstance(t, int):
+        return str(t)
+    if t[0] in "+-":
+        terms: list[str] = []
+
+        def collect(node, sign: str):
+            if not isinstance(node, int) and node[0] in "+-":
+                collect(node[1], sign)
+                collect(node[2], sign if node[0] == "+" else ("-" if sign == "+" else "+"))
+            else:
+                terms.append(sign + strategy_key(node))
+
+        collect(t, "+")
+        return "S[" + ",".join(sorted(terms)) + "]"
+    factors: list[str] = []
+
+    def collect_p(node):
+        if not isinstance(node, int) and node[0] == "*":
+            collect_p(node[1])
+            collect_p(node[2])
+        else:
+            factors.append(strategy_key(node))
+
+    collect_p(t)
+    return "P[" + ",".join(sorted(factors)) + "]"
+
+
+def leaves(t) -> list[int]:
+    return [t] if isinstance(t, int) else leaves(t[1]) + leaves(t[2])
+
+
+class ParseError(ValueError):
+    pass
+
+
+def parse(s: str):
+    """Parse an integer expression over + - * and parentheses into a tree. Raises ParseError."""
+    if len(s) > 64:
+        raise ParseError("expression too long")
+    toks: list[str] = []
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c.isspace():
+            i += 1
+        elif c.isdigit():
+            j = i
+            while j < len(s) and s[j].isdigit():
+                j += 1
+            toks.append(s[i:j])
+            i = j
+        elif c in "+-*()":
+            toks.append(c)
+            i += 1
+        else:
+            raise ParseError(f"unexpected character {c!r}")
+    pos = 0
+
+    def peek():
+        return toks[pos] if pos < len(toks) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return toks[pos - 1]
+
+    def expr():
+        node = term()
+        while peek() in ("+", "-"):
+            op = take()
+            node = (op, node, term())
+        return node
+
+    def term():
+        node = atom()
+        while peek() == "*":
+            take()
+            node = ("*", node, atom())
+        return node
+
+    def atom():
+        tok = peek()
+        if tok is None:
+            raise ParseError("unexpected end")
+        if tok == "(":
+            take()
+            node = expr()
+            if peek() != ")":
+                raise ParseError("missing ')'")
+            take()
+            return node
+        if tok.isdigit():
+            take()
+            return int(tok)
+        raise ParseError(f"unexpected {tok!r}")
+
+    tree = expr()
+    if pos != len(toks):
+        raise ParseError(f"trailing {toks[pos]!r}")
+    return tree
+
+
+# ---------------------------------------------------------------- the solver
+
+
+def all_trees(nums: tuple[int, ...]):
+    """Every expression tree using each number exactly once (both shapes, all orders, all ops)."""
+    if len(nums) == 1:
+        yield nums[0]
+        return
+    n = len(nums)
+    seen = set()
+    for perm in itertools.permutations(range(n)):
+        ordered = tuple(nums[i] for i in perm)
+        if ordered in seen:
+            continue
+        seen.add(ordered)
+        for split in range(1, n):
+            for a in _trees_ordered(ordered[:split]):
+                for b in _trees_ordered(ordered[split:]):
+                    for op in OPS:
+                        yield (op, a, b)
+
+
+@functools.lru_cache(maxsize=None)
+def _trees_ordered_cached(nums: tuple[int, ...]) -> tuple:
+    if len(nums) == 1:
+        return (nums[0],)
+    out = []
+    for split in range(1, len(nums)):
+        for a in _trees_ordered_cached(nums[:split]):
+            for b in _trees_ordered_cached(nums[split:]):
+                for op in OPS:
+                    out.append((op, a, b))
+    return tuple(out)
+
+
+def _trees_ordered(nums):
+    return _trees_ordered_cached(tuple(nums))
+
+
+@functools.lru_cache(maxsize=4096)
+def _solutions_by_value(nums: tuple[int, ...]) -> dict[int, tuple[str, ...]]:
+    by: dict[int, set[str]] = {}
+    for t in all_trees(nums):
+        by.setdefault(evaluate(t), set()).add(render(t))
+    return {v: tuple(sorted(s)) for v, s in by.items()}
+
+
+def solutions(nums: tuple[int, ...], target: int) -> tuple[str, ...]:
+    """All distinct minimal-parenthesis solution strings for (nums, target), sorted."""
+    return _solutions_by_value(tuple(sorted(nums))).get(target, ())
+
+
+@functools.lru_cache(maxsize=None)
+def reachable(nums: tuple[int, ...]) -> frozenset[int]:
+    """Values reachable using each of the (sorted) numbers exactly once: a DP over sub-multisets."""
+    if len(nums) == 1:
+        return frozenset(nums)
+    out: set[int] = set()
+    n = len(nums)
+    for mask in range(1, 2 ** (n - 1)):  # the last number always sits in the right part: no mirror twice
+        left = tuple(nums[i] for i in range(n) if mask >> i & 1)
+        right = tuple(nums[i] for i in range(n) if not mask >> i & 1)
+        for x in reachable(left):
+            for y in reachable(right):
+                out.update((x + y, x - y, y - x, x * y))
+    return frozenset(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _universe(n_numbers: int) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """All (sorted numbers, target) pairs with at least one solution and a target in range."""
+    out = []
+    for nums in itertools.combinations_with_replacement(range(MIN_NUM, MAX_NUM + 1), n_numbers):
+        for v in sorted(reachable(nums)):
+            if MIN_TARGET <= v <= MAX_TARGET:
+                out.append((nums, v))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- the task
+
+
+def format_prompt(nums: tuple[int, ...], target: int) -> str:
+    return f"Use {' '.join(map(str, nums))} to make {target}:"
+
+
+@dataclass
+class Countdown:
+    """Countdown with 3 or 4 numbers in 1..9 and targets in 1..99, half the problems of each size.
+
+    Three-number problems are mostly easy with one strategy; four-number problems are harder and usually
+    have several distinct strategies, so the mix spreads both difficulty (log Z varies across prompts) and
+    strategy diversity.
+
+    Splits: every (number multiset, target) pair is assigned to test with probability ``test_frac`` by a
+    hash of (pair, split_seed), so train and test never share a pair and the split is stable across runs.
+    """
+
+    sizes: tuple[int, ...] = (3, 4)
+    test_frac: float = 0.1
+    split_seed: int = 0
+    name: str = "countdown"
+    reward_range: tuple[float, float] = (0.0, 1.0)
+    max_new_tokens: int = 20
+
+    def _split_of(self, nums, target) -> str:
+        h = hashlib.sha256(f"{self.split_seed}|{nums}|{target}".encode()).digest()
+        return "test" if int.from_bytes(h[:8], "big") / 2**64 < self.test_frac else "train"
+
+    def pairs(self, split: str):
+        if split not in ("train", "test"):
+            from ..errors import UserError
+
+            raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: train, test")
+        return {size: [p for p in _universe(size) if self._split_of(*p) == split] for size in self.sizes}
+
+    def problems(self, split: str, n: int | None = None, seed: int = 0) -> list[Problem]:
+        by_size = self.pairs(split)
+        rng = random.Random(f"{self.name}|{split}|{seed}")
+        pairs = []
+        for i, size in enumerate(self.sizes):
+            pool = by_size[size]
+            if n is None:
+                pairs += pool
+            else:  # an even share per size, the remainder to the first sizes
+                share = n // len(self.sizes) + (1 if i < n % len(self.sizes) else 0)
+                pairs += rng.sample(pool, min(share, len(pool)))
+        if n is not None:
+            rng.shuffle(pairs)
+        out = []
+        for nums, target in pairs:
+            shown = list(nums)
+            # the order the numbers are shown in is part of the problem, fixed by the pair's hash
+            random.Random(f"{nums}|{target}").shuffle(shown)
+            pid = f"{self.name}/{''.join(map(str, nums))}-{target}"
+            out.append(
+                Problem(
+                    prompt_id=pid,
+                    task=self.name,
+                    prompt=format_prompt(tuple(shown), target),
+                    answer=target,
+                    meta={"numbers": list(shown)},
+                )
+            )
+        return out
+
+    def grade(self, problem: Problem, response: str) -> Grade:
+        return grade_countdown(problem.meta["numbers"], int(problem.answer), response)
+
+
+def grade_countdown(numbers, target: int, response: str) -> Grade:
+    text = response.strip().split("\n")[0]
+    expr, _, claimed = text.partition("=")
+    try:
+        tree = parse(expr)
+    except ParseError as e:
+        return Grade(0.0, None, None, "parse_error", str(e))
+    value = evaluate(tree)
+    key = strategy_key(tree)
+    if sorted(leaves(tree)) != sorted(numbers):
+        return Grade(0.0, str(value), key, "wrong", "does not use each given number exactly once")
+    if claimed.strip() and claimed.strip() != str(target):
+        return Grade(0.0, str(value), key, "wrong", f"claims {claimed.strip()!r}, target {target}")
+    if value != target:
+        return Grade(0.0, str(value), key, "wrong", f"evaluates to {value}, target {target}")
+    return Grade(1.0, str(value), key, "ok", "")
+
+
+TASKS.add("countdown", Countdown)
