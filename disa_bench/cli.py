@@ -260,6 +260,19 @@ def run(
     _console().print(report.read_text())
 
 
+def _register_command_modules() -> None:
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
+        importlib.import_module(f"{commands.__name__}.{mod}")
+
+
+_register_command_modules()
+
+
 def main():
     app()
 

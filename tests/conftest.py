@@ -1,0 +1,55 @@
+"""Shared fixtures. The embedded models ship with the package, so tests use real tiny models, no downloads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_BENCHMARKS = Path(os.environ.get("DISA_BENCH_BENCHMARKS", ROOT.parent / "shared" / "benchmarks"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("disa_home")
+    os.environ.setdefault("DISA_BENCH_HOME", str(home))
+    os.environ["DISA_BENCH_QUIET"] = "1"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield
+
+
+@pytest.fixture(scope="session")
+def benchmarks_dir() -> Path:
+    if not SHARED_BENCHMARKS.exists():
+        pytest.skip(f"offline benchmark copies not found at {SHARED_BENCHMARKS}")
+    return SHARED_BENCHMARKS
+
+
+@pytest.fixture(scope="session")
+def base_model_dir() -> str:
+    from disa_bench.embedded import ensure_embedded
+
+    return str(ensure_embedded("base"))
+
+
+@pytest.fixture(scope="session")
+def teacher_model_dir() -> str:
+    from disa_bench.embedded import ensure_embedded
+
+    return str(ensure_embedded("teacher"))
+
+
+def run_cli(*args: str):
+    """Invoke the real Typer app in-process; returns the click Result (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from disa_bench.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
