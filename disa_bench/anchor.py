@@ -120,7 +120,7 @@ def build_anchor(table, cfg: AnchorConfig, progress=None) -> list[dict]:
 
 ANCHOR_COLUMNS = ["prompt_id", "log_z", "ess", "ess_frac", "ess_exact", "ess_ln", "cv2", "max_weight", "coverage",
                   "no_coverage", "success_rate", "p_tilde", "log_z_ci_low", "log_z_ci_high", "k", "beta", "units",
-                  "estimator"]
+                  "estimator", "source"]  # source: table | regressor | shrunk (see regressor.py)
 
 
 def write_anchor(path, rows: list[dict]) -> None:
@@ -129,7 +129,8 @@ def write_anchor(path, rows: list[dict]) -> None:
 
     from .io import atomic_path
 
-    table = pa.table({c: [r[c] for r in rows] for c in ANCHOR_COLUMNS})
+    extra = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in ANCHOR_COLUMNS]
+    table = pa.table({c: [r.get(c, "table" if c == "source" else None) for r in rows] for c in ANCHOR_COLUMNS + extra})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -155,6 +156,19 @@ def read_anchor(path) -> dict[str, dict]:
         if r["log_z"] is None or not np.isfinite(r["log_z"]):
             raise UserError(f"{p}: column 'log_z' row {i} is {r['log_z']} (expected a finite number)")
     return {r["prompt_id"]: r for r in rows}
+
+
+def subsample_per_prompt(table, k: int, seed: int = 0):
+    """The store restricted to k proposals per prompt (drawn without replacement, seeded); prompts with fewer
+    than k keep all of theirs. Stored proposals are i.i.d. from q, so any subset is a valid k-sample store."""
+    from .store import group_by_prompt
+
+    rng = np.random.default_rng(seed)
+    keep = []
+    for g in group_by_prompt(table).values():
+        idx = np.asarray(g["rows"])
+        keep.extend(sorted(idx[rng.permutation(len(idx))[:k]].tolist()))
+    return table.take(sorted(keep))
 
 
 def closed_form_log_z(p: float, beta: float) -> float:

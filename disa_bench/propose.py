@@ -1,8 +1,13 @@
 """Offline phase A: sample K proposal trajectories per prompt into the trajectory store (methods.md §1.4).
 
-Proposal strength is a defensive mixture q_a = a*q_s + (1-a)*pi_ref: each trajectory is drawn from the
-strong proposal q_s with probability a, else from pi_ref (both at temperature tau, top_p = 1 so the density
-is well defined). Densities are recomputed by teacher forcing, never trusted from the sampler:
+Proposal strength has two axes.
+- Mixture weight a: q_a = a*q_s + (1-a)*pi_ref; each trajectory is drawn from the strong proposal q_s with
+  probability a, else from pi_ref (both at temperature tau, top_p = 1 so the density is well defined).
+- Temperature ladder: ``--temperature 0.7,1.0,1.3`` writes one complete store per rung
+  (``OUT/t0.7/store.parquet`` ...; index in ``OUT/ladder.json``); every row also carries its ``temperature``.
+  A single temperature writes ``OUT/store.parquet`` as before. The density is always exact at the rung's tau.
+
+Densities are recomputed by teacher forcing, never trusted from the sampler:
 
     proposal_logprob = log q_a(y) = LSE(log a + log q_s^tau(y), log(1-a) + log pi_ref^tau(y))
     ref_logprob      = log pi_ref(y)  (temperature 1: the reference policy itself)
@@ -41,8 +46,29 @@ class ProposeConfig:
             raise UserError(f"--proposal-mix must be within [0, 1], got {self.proposal_mix}")
         if self.n_prompts < 1:
             raise UserError(f"--n-prompts must be >= 1, got {self.n_prompts}")
-        if not self.temperature > 0:
-            raise UserError(f"--temperature must be > 0, got {self.temperature}")
+        temperature_ladder(self.temperature)
+
+
+def temperature_ladder(t) -> list[float]:
+    """Temperatures as a list: a number, a list, or a comma-separated string "0.7,1.0,1.3" (one store per
+    rung; see propose_stage). Each rung must be > 0; duplicates are an error."""
+    if isinstance(t, str):
+        try:
+            rungs = [float(v) for v in t.split(",") if v.strip()]
+        except ValueError:
+            raise UserError(f"--temperature must be a number or a comma-separated list, got {t!r}") from None
+    elif isinstance(t, (list, tuple)):
+        rungs = [float(v) for v in t]
+    else:
+        rungs = [float(t)]
+    if not rungs:
+        raise UserError("--temperature is empty")
+    for v in rungs:
+        if not (v > 0 and math.isfinite(v)):
+            raise UserError(f"--temperature must be > 0, got {v}")
+    if len(set(rungs)) != len(rungs):
+        raise UserError(f"--temperature ladder has duplicate rungs: {t!r}")
+    return rungs
 
 
 def mixture_logprob(log_qs: float, log_ref: float, alpha: float) -> float:
@@ -61,6 +87,9 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
     from .types import SamplingParams
 
     cfg.check()
+    if len(temperature_ladder(cfg.temperature)) != 1:
+        raise UserError("propose() samples one temperature; a ladder goes through propose_stage")
+    cfg.temperature = temperature_ladder(cfg.temperature)[0]
     task = get_task(cfg.task)
     problems = task.problems(cfg.split, cfg.n_prompts, seed=cfg.seed)
     ref = load_model(cfg.ref)

@@ -104,7 +104,8 @@ def validate(table, where: str) -> None:
         if f.name not in names:
             raise UserError(f"{where}: missing column {f.name!r} (expected {f.type})")
         got = table.schema.field(f.name).type
-        if got != f.type:
+        same = (got == f.type) or (pa.types.is_list(got) and pa.types.is_list(f.type) and got.value_type == f.type.value_type)
+        if not same:
             raise UserError(f"{where}: column {f.name!r} has type {got}, expected {f.type}")
     if table.num_rows == 0:
         raise UserError(f"{where}: the store has no rows")

@@ -6,9 +6,16 @@ pi_ref without), the optimizer, LoRA, accelerate, checkpoints and logging. Metho
 Online (default): each step samples ``prompts_per_step`` prompts, draws ``n`` rollouts per prompt from the
 current policy (pi_old), grades them, then takes ``mini_batches`` optimizer steps over that rollout batch.
 Offline: each step takes ``prompts_per_step`` prompts of the store and up to ``n`` stored trajectories per
-prompt; pi_old is the stored behaviour distribution (``behavior_logprobs``).
+prompt; pi_old is the stored behaviour distribution (``behavior_logprobs``). Methods that never sample
+(``uses_rollouts = False``: LoRA-SFT) get store batches in both modes; the summary records the effective
+``data_source``. ``mini_batches`` defaults to the method's ``default_mini_batches`` (1; GSPO 4).
 
 The training prompt set is the store's prompts, so every method trains on the same prompts.
+
+Distributed (``accelerate launch``, DDP): every rank samples its own prompts and rollouts (rng seeded with
+seed + rank), DDP averages the policy gradients, method-owned parameters (FlowRL's log Z head) are
+broadcast at start and their gradients all-reduced; only the main process writes files. The per-rank
+batch is ``prompts_per_step x n``; the global batch is that times the number of processes.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ class TrainConfig:
     steps: int = 100
     prompts_per_step: int = 16
     n: int = 8  # rollouts per prompt (methods.md §6 #8)
-    mini_batches: int = 1  # optimizer steps per rollout batch
+    mini_batches: int | None = None  # optimizer steps per rollout batch; None = the method's default (1; GSPO 4)
     temperature: float = 1.0  # rollout temperature (methods.md §1.8)
     top_p: float = 1.0
     max_new_tokens: int | None = None
@@ -54,8 +61,13 @@ class TrainConfig:
     method_args: dict = field(default_factory=dict)
 
     def check(self) -> None:
+        from .methods import get_method
+
         if self.data not in ("online", "offline"):
             raise UserError(f"--data must be 'online' or 'offline', got {self.data!r}")
+        method_cls = get_method(self.method)  # unknown name -> one error line listing the valid ones
+        if self.mini_batches is None:
+            self.mini_batches = int(getattr(method_cls, "default_mini_batches", 1))
         for name in ("steps", "prompts_per_step", "n", "mini_batches"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -82,8 +94,11 @@ class Trainer:
         self.out = Path(out_dir)
         self.bar = bar
         self.log = log or (lambda s: None)
-        self.timings = {"generate": 0.0, "score": 0.0, "update": 0.0}
-        self.counts = {"tokens_generated": 0, "tokens_forward": 0, "tokens_backward": 0, "sequences": 0}
+        self.timings = {"generate": 0.0, "data": 0.0, "score": 0.0, "update": 0.0}
+        # tokens_forward / tokens_backward count prompt + completion tokens through the model (no-grad scoring
+        # passes for pi_old / pi_ref included in tokens_forward); generation is counted in tokens_generated.
+        self.counts = {"tokens_generated": 0, "tokens_forward": 0, "tokens_forward_nograd": 0, "tokens_backward": 0,
+                       "sequences": 0, "optimizer_steps": 0}
 
     # ------------------------------------------------------------------ setup
     def setup(self):
@@ -99,18 +114,37 @@ class Trainer:
         cfg.check()
         method_cls = get_method(cfg.method)
         self.method = method_cls(_method_config(method_cls, cfg.method_args))
+        self.needs = frozenset(self.method.needs)  # an instance may narrow it (GRPO without KL needs no pi_ref)
         if cfg.data == "offline" and not method_cls.supports_offline:
             raise UserError(f"method {cfg.method!r} does not support --data offline")
+        self.use_store = cfg.data == "offline" or not method_cls.uses_rollouts
         self.task = get_task(cfg.task)
-        torch.manual_seed(cfg.seed)
-        self.rng = random.Random(cfg.seed)
+        self.accel = Accelerator(cpu=not torch.cuda.is_available())
+        self.rank, self.world = self.accel.process_index, self.accel.num_processes
+        self.is_main = self.accel.is_main_process
+        torch.manual_seed(cfg.seed)  # same init on every rank
+        self.rng = random.Random(cfg.seed + 1_000_003 * self.rank)  # different prompts / rollouts per rank
         if cfg.store is None:
             raise UserError("--store is required: the trajectory store defines the training prompts (make one with 'disa-bench propose')")
         self.table = read_store(cfg.store)
         self._index_store()
+        self.data_source = "online"
+        if not method_cls.uses_rollouts:
+            self._select_sft_rows()
+        elif cfg.data == "offline":
+            self.data_source = "store"
+            if "old" in self.needs:
+                self._check_behavior()
         self.anchor = None
-        if "anchor" in method_cls.needs:
+        if "anchor" in self.needs:
             self._load_anchor()
+        if cfg.data == "online" and method_cls.uses_rollouts and cfg.mini_batches == 1 \
+                and getattr(method_cls, "default_mini_batches", 1) > 1 and self.is_main:
+            from .progress import console
+
+            console.print(f"[yellow]warning:[/] {cfg.method} with --mini-batches 1 is on-policy: the ratio to pi_old is "
+                          f"identically 1 and clipping never acts (default {method_cls.default_mini_batches})",
+                          soft_wrap=True)
         loaded = load_model(cfg.model)
         self.tok = loaded.tokenizer
         model = loaded.model
@@ -124,13 +158,22 @@ class Trainer:
             model = add_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
             self.ref_model = None  # the base under disabled adapters
         model.train()
+        model.to(self.accel.device)
+        if self.ref_model is not None:
+            self.ref_model.to(self.accel.device)
         self.method.setup(model, model.config.hidden_size)
-        params = [p for p in model.parameters() if p.requires_grad] + list(self.method.parameters())
+        self.method_params = list(self.method.parameters())
+        if self.world > 1 and self.method_params:
+            import torch.distributed as dist
+
+            for p in self.method_params:
+                dist.broadcast(p.data, src=0)
+        params = [p for p in model.parameters() if p.requires_grad] + self.method_params
         self.n_trainable = sum(p.numel() for p in params)
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
-        self.accel = Accelerator(cpu=not torch.cuda.is_available())
-        self.model, self.opt, self.sched = self.accel.prepare(model, opt, sched)
+        # the scheduler is stepped by hand once per rollout batch (accelerate's wrapper would step it once per process)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+        self.model, self.opt = self.accel.prepare(model, opt)
         self.max_new = cfg.max_new_tokens or self.task.max_new_tokens
 
     def _index_store(self):
@@ -147,6 +190,29 @@ class Trainer:
         if missing:
             raise UserError(f"{self.cfg.store}: prompt_id {missing[0]!r} is not a train problem of task {self.task.name!r}")
         self.problems = [by_id[p] for p in self.rows_by_prompt]
+
+    def _select_sft_rows(self):
+        """LoRA-SFT trains on store trajectories only: correct ones (reward > 0) by default, or all of them."""
+        which = self.method.cfg.sft_data
+        if which == "correct":
+            rew = self.table.column("reward").to_pylist()
+            rows = {p: [i for i in r if rew[i] > 0] for p, r in self.rows_by_prompt.items()}
+            rows = {p: r for p, r in rows.items() if r}
+            if not rows:
+                raise UserError(f"{self.cfg.store}: the store has no correct trajectory (reward > 0) for sft_data: correct; "
+                                f"use a stronger proposal or --sft-data all")
+            self.rows_by_prompt = rows
+            self.problems = [p for p in self.problems if p.prompt_id in rows]
+        self.data_source = f"store:{which}"
+
+    def _check_behavior(self):
+        """Offline ratios need the stored behaviour log-probs of every trajectory."""
+        col = self.table.column("behavior_logprobs").to_pylist()
+        ids = self.table.column("completion_ids").to_pylist()
+        for i, (b, c) in enumerate(zip(col, ids)):
+            if b is None or len(b) == 0 or len(b) != len(c):
+                raise UserError(f"{self.cfg.store}: row {i} has no behavior_logprobs (got {0 if b is None else len(b)} for "
+                                f"{len(c)} tokens); --data offline needs the behaviour log-probs of every trajectory")
 
     def _load_anchor(self):
         from .anchor import read_anchor
@@ -191,6 +257,12 @@ class Trainer:
         return seqs
 
     def _offline_batch(self, problems):
+        t0 = time.time()
+        seqs = self._store_rows(problems)
+        self.timings["data"] += time.time() - t0  # store reads (no sampling)
+        return seqs
+
+    def _store_rows(self, problems):
         t = self.table
         seqs = []
         for gi, p in enumerate(problems):
@@ -209,7 +281,7 @@ class Trainer:
 
         from .rollout.scoring import token_logprobs
 
-        needs = self.method.needs
+        needs = self.needs
         prompt_ids = [self.tok(s["problem"].prompt)["input_ids"] for s in seqs]
         comp_ids = [s["ids"] for s in seqs]
         pad = self.tok.pad_token_id
@@ -219,19 +291,19 @@ class Trainer:
         with torch.no_grad():
             model.eval()
             if "old" in needs:
-                if self.cfg.data == "offline":
+                if self.use_store:
                     tc = max(len(c) for c in comp_ids)
                     extra["old_logp"] = torch.tensor([s["behavior"] + [0.0] * (tc - len(s["behavior"])) for s in seqs])
                 else:
                     extra["old_logp"], _ = token_logprobs(model, prompt_ids, comp_ids, 1.0, pad)
-                    self.counts["tokens_forward"] += sum(map(len, comp_ids))
+                    self.counts["tokens_forward_nograd"] += _ntok(prompt_ids, comp_ids)
             if "ref" in needs:
                 if self.ref_model is not None:
                     extra["ref_logp"], _ = token_logprobs(self.ref_model, prompt_ids, comp_ids, 1.0, pad)
                 else:
                     with model.disable_adapter():
                         extra["ref_logp"], _ = token_logprobs(model, prompt_ids, comp_ids, 1.0, pad)
-                self.counts["tokens_forward"] += sum(map(len, comp_ids))
+                self.counts["tokens_forward_nograd"] += _ntok(prompt_ids, comp_ids)
             model.train()
         if "anchor" in needs:
             extra["log_z"] = torch.tensor([self.anchor[s["problem"].prompt_id]["log_z"] for s in seqs], dtype=torch.float32)
@@ -247,62 +319,82 @@ class Trainer:
 
         cfg = self.cfg
         self.setup()
-        self.out.mkdir(parents=True, exist_ok=True)
-        metrics_f = open(self.out / "metrics.jsonl", "w")
+        metrics_f = None
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            metrics_f = open(self.out / "metrics.jsonl", "w")
         order: list = []
         history = []
         t_start = time.time()
-        ctx = self.bar(f"train {cfg.method} ({cfg.data})", cfg.steps) if self.bar else _null()
+        want_hidden = "hidden" in self.needs
+        ctx = self.bar(f"train {cfg.method} ({self.data_source})", cfg.steps) if (self.bar and self.is_main) else _null()
         with ctx as adv:
             for step in range(cfg.steps):
                 if len(order) < cfg.prompts_per_step:
                     order = order + self.rng.sample(self.problems, len(self.problems))
                 problems, order = order[: cfg.prompts_per_step], order[cfg.prompts_per_step:]
-                seqs = self._offline_batch(problems) if cfg.data == "offline" else self._rollout_batch(problems)
+                seqs = self._offline_batch(problems) if self.use_store else self._rollout_batch(problems)
+                if len(seqs) < cfg.mini_batches:
+                    raise UserError(f"step {step + 1}: only {len(seqs)} trajectories for {cfg.mini_batches} mini-batches "
+                                    f"(the store has too few rows for these prompts); lower --mini-batches")
                 prompt_ids, comp_ids, extra = self._tensors(seqs)
                 reward = torch.tensor([s["reward"] for s in seqs], dtype=torch.float32)
                 group = torch.tensor([s["group"] for s in seqs])
                 perm = list(range(len(seqs)))
                 if cfg.mini_batches > 1:
                     self.rng.shuffle(perm)
-                mb = len(seqs) // cfg.mini_batches
+                M = cfg.mini_batches
+                # group statistics over the whole rollout batch, never over a mini-batch's partial groups
+                adv_full = self.method.advantages(reward, group) if hasattr(self.method, "advantages") else None
+                chunks = [perm[m * len(perm) // M : (m + 1) * len(perm) // M] for m in range(M)]
                 t0 = time.time()
                 step_metrics: dict = {}
-                for m in range(cfg.mini_batches):
-                    idx = perm[m * mb : (m + 1) * mb] if cfg.mini_batches > 1 else perm
-                    want_hidden = "hidden" in self.method.needs
+                for m, idx in enumerate(chunks):
                     res = token_logprobs(self.model, [prompt_ids[i] for i in idx], [comp_ids[i] for i in idx], 1.0,
                                          self.tok.pad_token_id, return_hidden=want_hidden)
                     logp, mask = res[0], res[1]
                     sel = torch.tensor(idx)
-                    batch = Batch(logp=logp, mask=mask, reward=reward[sel], group=group[sel],
-                                  old_logp=_pad_to(extra.get("old_logp"), sel, logp.shape[1]),
-                                  ref_logp=_pad_to(extra.get("ref_logp"), sel, logp.shape[1]),
-                                  log_z=extra["log_z"][sel] if "log_z" in extra else None,
+                    dev = logp.device
+                    batch = Batch(logp=logp, mask=mask, reward=reward[sel].to(dev), group=group[sel].to(dev),
+                                  old_logp=_pad_to(extra.get("old_logp"), sel, logp.shape[1], dev),
+                                  ref_logp=_pad_to(extra.get("ref_logp"), sel, logp.shape[1], dev),
+                                  log_z=extra["log_z"][sel].to(dev) if "log_z" in extra else None,
                                   prompt_hidden=res[2] if want_hidden else None,
-                                  extra={"offline": cfg.data == "offline", "minibatch": m})
+                                  extra={"offline": self.use_store, "minibatch": m, "max_new_tokens": self.max_new})
+                    if adv_full is not None:
+                        batch.extra["advantage"] = adv_full[sel].to(dev)
                     loss, mm = self.method.loss(batch)
                     if not torch.isfinite(loss):
                         raise RuntimeError(f"non-finite loss at step {step} (method {cfg.method}): {loss.item()}")
                     self.opt.zero_grad()
                     self.accel.backward(loss)
+                    if self.world > 1 and self.method_params:
+                        import torch.distributed as dist
+
+                        for p in self.method_params:  # not inside the DDP module: average by hand
+                            if p.grad is not None:
+                                dist.all_reduce(p.grad)
+                                p.grad /= self.world
                     if cfg.grad_clip:
                         self.accel.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.grad_clip)
                     self.opt.step()
-                    ntok = int(mask.sum())
+                    ntok = _ntok([prompt_ids[i] for i in idx], [comp_ids[i] for i in idx])
                     self.counts["tokens_forward"] += ntok
                     self.counts["tokens_backward"] += ntok
+                    self.counts["optimizer_steps"] += 1
                     step_metrics.setdefault("loss", []).append(loss.item())
                     for k, v in mm.items():
                         step_metrics.setdefault(k, []).append(v)
                 self.sched.step()
                 self.timings["update"] += time.time() - t0
                 self.counts["sequences"] += len(seqs)
-                rec = {"step": step + 1, **{k: float(np.nanmean(v)) if not all(math.isnan(x) for x in v) else None
-                                           for k, v in step_metrics.items()}}
+                rec = {"step": step + 1, **{k: _nanmean(v) for k, v in step_metrics.items()}}
+                if M > 1:  # per-mini-batch values, e.g. GSPO's ratio drifting away from 1 after the first update
+                    rec["per_minibatch"] = {k: [None if (isinstance(x, float) and math.isnan(x)) else x for x in v]
+                                            for k, v in step_metrics.items()}
                 rec["reward"] = float(reward.mean())
                 rec["response_length"] = float(np.mean([len(c) for c in comp_ids]))
-                if "ref_logp" in extra and "old_logp" in extra and cfg.data == "online":
+                if "ref_logp" in extra and "old_logp" in extra and not self.use_store:
                     # mean per-token log(pi_theta / pi_ref) on the policy's own samples: a KL(pi_theta || pi_ref) estimate
                     m_ = torch.zeros_like(extra["ref_logp"])
                     for i, c in enumerate(comp_ids):
@@ -310,21 +402,42 @@ class Trainer:
                     rec["kl_ref"] = float(((extra["old_logp"] - extra["ref_logp"]) * m_).sum() / m_.sum())
                 rec["wall"] = round(time.time() - t_start, 3)
                 history.append(rec)
-                metrics_f.write(json.dumps(rec) + "\n")
-                metrics_f.flush()
+                if metrics_f:
+                    metrics_f.write(json.dumps(rec) + "\n")
+                    metrics_f.flush()
                 if cfg.save_every and (step + 1) % cfg.save_every == 0:
                     self.save(self.out / f"checkpoint-{step + 1}")
                 adv(1)
-        metrics_f.close()
+        if metrics_f:
+            metrics_f.close()
+        self.accel.wait_for_everyone()
         self.save(self.out / "adapter")
         return self.summary(history, time.time() - t_start)
 
     def save(self, d: Path):
+        if not self.is_main:
+            return
         from .io import atomic_dir
 
         with atomic_dir(d) as tmp:
             self._policy_unwrapped().save_pretrained(tmp)
             self.tok.save_pretrained(tmp)
+            if self.method_params and hasattr(self.method, "state_dict"):
+                from safetensors.torch import save_file
+
+                fname = getattr(self.method, "state_file", f"{self.cfg.method}_params.safetensors")
+                save_file({k: v.cpu() for k, v in self.method.state_dict().items()}, str(tmp / fname),
+                          metadata={"method": self.cfg.method})
+
+    def params_sha256(self) -> str:
+        """Hash of every trainable parameter (policy + method-owned), e.g. to check DDP ranks agree."""
+        import hashlib
+
+        h = hashlib.sha256()
+        params = [p for p in self._policy_unwrapped().parameters() if p.requires_grad] + self.method_params
+        for p in params:
+            h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
 
     def summary(self, history, wall) -> dict:
         import torch
@@ -338,32 +451,58 @@ class Trainer:
             pass
         if torch.cuda.is_available():
             peak = torch.cuda.max_memory_allocated() / 2**20
+        counts = dict(self.counts)
+        counts["tokens_forward"] += counts["tokens_forward_nograd"]
+        if self.world > 1:  # token counts summed over ranks; wall and phases are the main process's
+            import torch.distributed as dist
+
+            keys = sorted(counts)
+            t = torch.tensor([float(counts[k]) for k in keys], device=self.accel.device)
+            dist.all_reduce(t)
+            counts = {k: int(v) for k, v in zip(keys, t.tolist())}
         first = history[: max(1, len(history) // 10)]
         last = history[-max(1, len(history) // 10):]
+        fair = {k: getattr(self.cfg, k) for k in ("model", "store", "steps", "prompts_per_step", "n", "mini_batches", "lr",
+                                                  "weight_decay", "grad_clip", "warmup_steps", "lora_r", "lora_alpha",
+                                                  "lora_dropout", "full", "seed", "temperature", "top_p", "data")}
+        fair.update({"data_source": self.data_source, "max_new_tokens": self.max_new, "optimizer": "AdamW",
+                     "num_processes": self.world, "global_sequences_per_step": self.cfg.prompts_per_step * self.cfg.n * self.world})
         return {
             "method": self.cfg.method,
             "data": self.cfg.data,
+            "data_source": self.data_source,
             "steps": len(history),
             "trainable_parameters": self.n_trainable,
             "reward_first": float(np.mean([h["reward"] for h in first])),
             "reward_last": float(np.mean([h["reward"] for h in last])),
             "loss_last": last[-1].get("loss"),
-            "compute": {**self.counts, "wall_seconds": round(wall, 2),
+            "params_sha256": self.params_sha256(),
+            "compute": {**counts, "wall_seconds": round(wall, 2),
                         "phase_seconds": {k: round(v, 2) for k, v in self.timings.items()},
-                        "peak_memory_mb": round(peak, 1) if peak else None},
-            "fairness": {k: getattr(self.cfg, k) for k in ("model", "store", "steps", "prompts_per_step", "n",
-                                                           "mini_batches", "lr", "lora_r", "lora_alpha", "full", "seed",
-                                                           "temperature", "data")},
+                        "peak_memory_mb": round(peak, 1) if peak else None,
+                        "peak_memory_kind": "cuda_max_allocated" if torch.cuda.is_available() else "process_max_rss"},
+            "fairness": fair,
             "method_config": asdict(self.method.cfg),
         }
 
 
-def _pad_to(x, sel, width):
+def _ntok(prompt_ids, comp_ids) -> int:
+    return sum(len(p) + len(c) for p, c in zip(prompt_ids, comp_ids))
+
+
+def _nanmean(v):
+    vals = [x for x in v if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return float(np.mean(vals)) if vals else None
+
+
+def _pad_to(x, sel, width, device=None):
     if x is None:
         return None
     import torch
 
     x = x[sel]
+    if device is not None:
+        x = x.to(device)
     if x.shape[1] < width:
         x = torch.nn.functional.pad(x, (0, width - x.shape[1]))
     return x[:, :width]

@@ -247,17 +247,19 @@ def format_prompt(nums: tuple[int, ...], target: int) -> str:
 
 @dataclass
 class Countdown:
-    """Countdown with 3 or 4 numbers in 1..9 and targets in 1..99, half the problems of each size.
+    """Countdown with 3 or 4 numbers in 1..9 and targets in 1..99; by default 3/4 of the problems use three
+    numbers and 1/4 use four (``weights``).
 
     Three-number problems are mostly easy with one strategy; four-number problems are harder and usually
-    have several distinct strategies, so the mix spreads both difficulty (log Z varies across prompts) and
-    strategy diversity.
+    have several distinct strategies (2.1 on average), so the mix spreads both difficulty (log Z varies
+    across prompts) and strategy diversity while keeping a tiny model's accuracy in a useful band.
 
     Splits: every (number multiset, target) pair is assigned to test with probability ``test_frac`` by a
     hash of (pair, split_seed), so train and test never share a pair and the split is stable across runs.
     """
 
     sizes: tuple[int, ...] = (3, 4)
+    weights: tuple[int, ...] = (3, 1)  # share of problems per size
     test_frac: float = 0.1
     split_seed: int = 0
     name: str = "countdown"
@@ -283,8 +285,9 @@ class Countdown:
             pool = by_size[size]
             if n is None:
                 pairs += pool
-            else:  # an even share per size, the remainder to the first sizes
-                share = n // len(self.sizes) + (1 if i < n % len(self.sizes) else 0)
+            else:  # shares by weight, the remainder to the first sizes
+                shares = [n * w // sum(self.weights) for w in self.weights]
+                share = shares[i] + (1 if i < n - sum(shares) else 0)
                 pairs += rng.sample(pool, min(share, len(pool)))
         if n is not None:
             rng.shuffle(pairs)

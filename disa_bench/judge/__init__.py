@@ -1,0 +1,129 @@
+"""Strategy-level diversity of the k samples per problem of an eval dir (``disa-bench judge``).
+
+Offline measures (:mod:`.offline`) are always computed; the LLM judge (:mod:`.llm`) only when an endpoint
+is configured. Outputs: ``judge.jsonl`` (one row per problem), ``summary.json`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from .offline import VIEWS, dataset_means, load_samples, mean_of, problem_measures, view_rows
+
+NOT_CONFIGURED = "LLM judge not configured (no --judge-base-url): offline measures only"
+
+
+def find_eval_dirs(run_dir: str | Path) -> list[Path]:
+    """``run_dir`` itself when it holds samples.jsonl, else every ``eval/*/`` (or ``*/``) under it that does."""
+    from ..errors import UserError
+
+    p = Path(run_dir)
+    if not p.is_dir():
+        raise UserError(f"{p}: not a directory (expected an eval dir with samples.jsonl or a pipeline run dir)")
+    if (p / "samples.jsonl").is_file():
+        return [p]
+    found = sorted(d.parent for d in p.glob("eval/*/samples.jsonl")) or sorted(d.parent for d in p.glob("*/samples.jsonl"))
+    if not found:
+        raise UserError(f"{p}: no samples.jsonl here or under {p / 'eval'}/*/ (run `disa-bench eval` first)")
+    return found
+
+
+def judge_problem(prompt_id: str, rows: list[dict], judge=None) -> dict:
+    """One judge.jsonl row: offline measures of both views, plus the LLM verdict when ``judge`` is given."""
+    row = {"prompt_id": prompt_id, "k": len(rows), "n_correct": len(view_rows(rows, "correct")),
+           "offline": problem_measures(rows)}
+    if judge is None:
+        row["llm"] = {"status": "not_configured"}
+        return row
+    from .llm import partition_view
+
+    out = judge.judge(rows[0].get("prompt", ""), [r.get("response", "") for r in rows])
+    llm = {"status": out.status, "attempts": out.attempts, "cached": out.cached}
+    if out.status == "ok":
+        v = out.verdict
+        correct = [i for i, r in enumerate(rows) if (r.get("reward") or 0) > 0]
+        llm.update(score=v["score"], classes=v["classes"], strategies=v["strategies"],
+                   views={"all": partition_view(v["classes"]),
+                          "correct": partition_view([v["classes"][i] for i in correct])})
+    else:
+        llm.update(score=None, reason=out.reason, errors=out.errors)
+    row["llm"] = llm
+    return row
+
+
+def summarize(rows: list[dict], judge=None) -> dict:
+    s = {"problems": len(rows), "k": sorted({r["k"] for r in rows}),
+         "offline": dataset_means([r["offline"] for r in rows])}
+    if judge is None:
+        s["llm"] = {"configured": False, "note": NOT_CONFIGURED}
+        return s
+    ok = [r["llm"] for r in rows if r["llm"]["status"] == "ok"]
+    miss = [r["llm"] for r in rows if r["llm"]["status"] != "ok"]
+    s["llm"] = {
+        "configured": True, "model": judge.cfg.model, "judged": len(ok), "missing": len(miss),
+        "cached": sum(1 for o in ok if o["cached"]), "http_attempts": sum(r["llm"]["attempts"] for r in rows),
+        "missing_reasons": dict(Counter(m["reason"] for m in miss)),
+        "score_mean": mean_of(o["score"] for o in ok),
+        "score_histogram": {str(i): sum(1 for o in ok if o["score"] == i) for i in range(1, 6)},
+        "views": {v: {f: mean_of(o["views"][v][f] for o in ok)
+                      for f in ("n_classes", "entropy", "dominant_share", "rubric_from_partition")} for v in VIEWS},
+        "note": "means over judged problems only; missing problems are excluded, never scored by default",
+    }
+    return s
+
+
+def run_judge(eval_dir: Path, out_dir: Path, cfg, warn=None) -> dict:
+    """Judge one eval dir into ``out_dir``; returns the summary. ``cfg`` is a :class:`.llm.JudgeConfig`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..errors import UserError
+    from ..io import staged_outputs, write_json, write_jsonl
+    from ..manifest import Manifest
+
+    cfg.check()
+    path = Path(eval_dir) / "samples.jsonl"
+    if not path.is_file():
+        raise UserError(f"{eval_dir}: no samples.jsonl (expected an eval dir written by `disa-bench eval`)")
+    try:
+        groups = load_samples(path)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not groups:
+        raise UserError(f"{path}: no samples")
+    m = Manifest("judge", cfg.public() | {"eval_dir": str(eval_dir)}, seed=0)
+    judge = None
+    if cfg.configured:
+        from .llm import Judge
+
+        judge = Judge(cfg)
+    with m.phase("judge"):
+        items = list(groups.items())
+        if judge is None or cfg.concurrency == 1:
+            rows = [judge_problem(pid, rs, judge) for pid, rs in items]
+        else:
+            with ThreadPoolExecutor(cfg.concurrency) as ex:
+                rows = list(ex.map(lambda it: judge_problem(it[0], it[1], judge), items))
+    summary = summarize(rows, judge) | {"eval_dir": str(eval_dir)}
+    if judge is not None:
+        summary["llm"]["api_key_env"] = cfg.api_key_env
+        summary["llm"]["api_key_set"] = judge.api_key_set
+        if summary["llm"]["judged"] == 0 and warn:
+            reasons = summary["llm"]["missing_reasons"]
+            top = max(reasons, key=reasons.get) if reasons else "unknown"
+            warn(f"warning: LLM judge failed on all {len(rows)} problems of {eval_dir} ({top}); "
+                 "LLM scores recorded as missing, offline measures written")
+    with staged_outputs(out_dir) as tmp:
+        write_jsonl(tmp / "judge.jsonl", rows)
+        write_json(tmp / "summary.json", summary)
+        m.write(tmp, judge={"model": cfg.model, "base_url": cfg.base_url, "template_hash": summary_hash(),
+                            "temperature": cfg.temperature, "configured": cfg.configured},
+                outputs={"judge.jsonl": str(Path(out_dir) / "judge.jsonl"),
+                         "summary.json": str(Path(out_dir) / "summary.json")})
+    return summary
+
+
+def summary_hash() -> str:
+    from .llm import template_hash
+
+    return template_hash()

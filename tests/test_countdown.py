@@ -1,0 +1,68 @@
+"""The embedded Countdown task: grader, strategy keys, splits."""
+
+import pytest
+
+from disa_bench.tasks import get_task
+from disa_bench.tasks.countdown import evaluate, grade_countdown, parse, render, solutions, strategy_key
+
+
+def test_grader_rewards_any_valid_expression_and_rejects_wrong_ones():
+    nums, target = [3, 5, 7], 22
+    assert grade_countdown(nums, target, " 3*5+7=22").reward == 1.0
+    assert grade_countdown(nums, target, "7+5*3").reward == 1.0  # no '=' part is fine
+    assert grade_countdown(nums, target, " 3*5+7=21").reward == 0.0  # wrong claim
+    assert grade_countdown(nums, target, " 3*7+5=26").reward == 0.0  # wrong value
+    g = grade_countdown(nums, target, " 3*5+7+7=29")
+    assert g.reward == 0.0 and "exactly once" in g.detail
+    assert grade_countdown(nums, target, " 3*5+=22").verdict == "parse_error"
+    assert grade_countdown(nums, target, "").reward == 0.0
+    assert grade_countdown(nums, target, "import os").verdict == "parse_error"
+
+
+def test_strategy_key_is_invariant_to_commutativity_and_associativity_only():
+    same = ["3*5+7", "7+5*3", "(5*3)+7", "7+(3*5)"]
+    keys = {strategy_key(parse(s)) for s in same}
+    assert len(keys) == 1
+    assert strategy_key(parse("9-2-5")) == strategy_key(parse("9-(2+5)")) == strategy_key(parse("9-5-2"))
+    # different trees with the same value are different strategies
+    assert strategy_key(parse("2*3+4")) != strategy_key(parse("4*3-2"))
+
+
+def test_render_parse_roundtrip_and_solver():
+    for nums, target in [((3, 5, 7), 22), ((1, 6, 7), 35), ((3, 5, 8, 9), 20)]:
+        sols = solutions(nums, target)
+        assert sols, (nums, target)
+        for s in sols:
+            t = parse(s)
+            assert evaluate(t) == target
+            assert render(t) == s
+            assert grade_countdown(list(nums), target, f" {s}={target}").reward == 1.0
+
+
+def test_splits_are_disjoint_deterministic_and_seeded():
+    task = get_task("countdown")
+    tr = task.problems("train", 200, seed=3)
+    te = task.problems("test", 200, seed=3)
+    assert {p.prompt_id for p in tr}.isdisjoint({p.prompt_id for p in te})
+    assert [p.prompt for p in task.problems("train", 200, seed=3)] == [p.prompt for p in tr]
+    assert [p.prompt for p in task.problems("train", 200, seed=4)] != [p.prompt for p in tr]
+    all_test = {p.prompt_id for p in task.problems("test")}
+    assert all(p.prompt_id in all_test for p in te)
+    # every problem is solvable and its own prompt names the numbers
+    for p in tr[:50]:
+        assert solutions(tuple(sorted(p.meta["numbers"])), p.answer)
+        assert p.prompt == f"Use {' '.join(map(str, p.meta['numbers']))} to make {p.answer}:"
+
+
+def test_many_problems_have_several_distinct_strategies():
+    task = get_task("countdown")
+    probs = task.problems("train", 300, seed=0)
+    multi = sum(len({strategy_key(parse(s)) for s in solutions(tuple(sorted(p.meta["numbers"])), p.answer)}) >= 2 for p in probs)
+    assert multi / len(probs) > 0.2
+
+
+def test_unknown_split_is_a_user_error():
+    from disa_bench.errors import UserError
+
+    with pytest.raises(UserError, match="unknown split"):
+        get_task("countdown").problems("validation")

@@ -1,0 +1,115 @@
+"""``disa-bench train`` end to end: all five methods, online and offline, on one shared store; bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from conftest import run_cli
+
+METHODS = ["disa", "flowrl", "grpo", "gspo", "sft"]
+TINY = ["--profile", "smoke", "--steps", "2", "--prompts-per-step", "4", "--n", "4"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One store + anchor, built once for the module (the teacher proposal, so it holds correct trajectories)."""
+    d = tmp_path_factory.mktemp("train_cli")
+    r = run_cli("propose", "--n-prompts", "8", "--k", "4", "--out", d / "p")
+    assert r.exit_code == 0, r.output
+    r = run_cli("anchor", "--store", d / "p" / "store.parquet", "--bootstrap", "10", "--out", d / "a")
+    assert r.exit_code == 0, r.output
+    return d
+
+
+def _error_line(r) -> str:
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("data", ["online", "offline"])
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_trains(world, method, data):
+    out = world / f"t_{method}_{data}"
+    r = run_cli("train", "--method", method, "--data", data, "--store", world / "p" / "store.parquet",
+                "--anchor", world / "a" / "anchor.parquet", *TINY, "--out", out)
+    assert r.exit_code == 0, r.output + r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["steps"] == 2 and math.isfinite(s["loss_last"])
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(recs) == 2 and all(math.isfinite(x["loss"]) for x in recs)
+    c = s["compute"]
+    assert c["tokens_backward"] > 0 and c["tokens_forward"] >= c["tokens_backward"] and c["optimizer_steps"] >= 2
+    assert set(c["phase_seconds"]) == {"generate", "data", "score", "update"}
+    assert (out / "adapter" / "adapter_config.json").exists()
+    if method == "sft":
+        assert s["data_source"] == "store:correct"  # never samples, in both --data modes
+        assert c["tokens_generated"] == 0
+    elif data == "online":
+        assert s["data_source"] == "online" and c["tokens_generated"] > 0
+    else:
+        assert s["data_source"] == "store" and c["tokens_generated"] == 0
+    if method == "gspo":
+        assert s["fairness"]["mini_batches"] == 4
+    if method == "flowrl":
+        assert (out / "adapter" / "log_z_head.safetensors").exists()
+        assert s["method_config"]["variant"] == "official"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "fairness" in manifest and "compute" in manifest
+
+
+def test_method_flags_reach_the_config(world):
+    out = world / "t_flags"
+    r = run_cli("train", "--method", "grpo", "--store", world / "p" / "store.parquet", *TINY, "--steps", "1",
+                "--kl-coef", "0", "--loss-agg", "seq-mean-token-sum-norm", "--out", out)
+    assert r.exit_code == 0, r.output + r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["method_config"]["kl_coef"] == 0 and s["method_config"]["loss_agg"] == "seq-mean-token-sum-norm"
+    assert s["compute"]["tokens_forward_nograd"] > 0  # pi_old only; no pi_ref pass without KL
+
+
+def test_unknown_method(world):
+    r = run_cli("train", "--method", "ppo", "--store", world / "p" / "store.parquet", "--out", world / "x")
+    assert r.exit_code != 0
+    line = _error_line(r)
+    for m in METHODS:
+        assert m in line
+
+
+def test_offline_without_behaviour_logprobs(world, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(world / "p" / "store.parquet")
+    empty = pa.array([[] for _ in range(t.num_rows)], type=pa.list_(pa.float32()))
+    bad = t.set_column(t.schema.get_field_index("behavior_logprobs"), "behavior_logprobs", empty)
+    pq.write_table(bad.replace_schema_metadata(t.schema.metadata), tmp_path / "bad.parquet")
+    r = run_cli("train", "--method", "grpo", "--data", "offline", "--store", tmp_path / "bad.parquet", *TINY,
+                "--out", tmp_path / "o")
+    assert r.exit_code != 0
+    line = _error_line(r)
+    assert "bad.parquet" in line and "behavior_logprobs" in line
+
+
+def test_mini_batches_must_divide_the_batch(world):
+    r = run_cli("train", "--method", "grpo", "--store", world / "p" / "store.parquet", *TINY, "--mini-batches", "3",
+                "--out", world / "x")
+    assert r.exit_code != 0
+    assert "--mini-batches 3" in _error_line(r)
+
+
+def test_sft_without_correct_trajectories(world, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(world / "p" / "store.parquet")
+    zero = pa.array([0.0] * t.num_rows, type=pa.float64())
+    bad = t.set_column(t.schema.get_field_index("reward"), "reward", zero)
+    pq.write_table(bad.replace_schema_metadata(t.schema.metadata), tmp_path / "wrong.parquet")
+    r = run_cli("train", "--method", "sft", "--store", tmp_path / "wrong.parquet", *TINY, "--out", tmp_path / "o")
+    assert r.exit_code != 0
+    assert "no correct trajectory" in _error_line(r)
