@@ -1,8 +1,8 @@
 """Build the embedded tiny models: SFT from scratch on solver-generated, deliberately varied solutions.
 
-Two strengths of the same Llama-config model share the recipe and differ only in SFT steps:
-``base`` (weak; the reference policy pi_ref, Mean@8 in the 40-70% band so RL has room) and ``teacher``
-(stronger; a proposal model). Each training example picks one solution uniformly among *all* distinct
+Two strengths come from one SFT run of one Llama-config model: the checkpoint after ``CHECKPOINTS["base"]``
+steps is ``base`` (weak; the reference policy pi_ref, Mean@8 in the 40-70% band so RL has room) and the one
+after ``CHECKPOINTS["teacher"]`` steps is ``teacher`` (stronger; a proposal model). Each training example picks one solution uniformly among *all* distinct
 solution strings of the problem, so the models spread mass over many valid expressions.
 
 The built models ship inside the package (``disa_bench/assets/embedded``) with the recipe that made them;
@@ -12,6 +12,7 @@ The built models ship inside the package (``disa_bench/assets/embedded``) with t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -23,10 +24,9 @@ from .models import build_tokenizer, home, tiny_llama_config
 
 ASSETS = Path(__file__).parent / "assets" / "embedded"
 
-RECIPES = {
-    "base": dict(steps=300, batch=128, lr=1e-3, warmup=100, seed=1, hidden=128, layers=4, heads=4, task="countdown"),
-    "teacher": dict(steps=1500, batch=128, lr=1e-3, warmup=100, seed=2, hidden=128, layers=4, heads=4, task="countdown"),
-}
+RECIPE = dict(batch=128, lr=2e-3, warmup=100, seed=1, hidden=128, layers=4, heads=4, task="countdown")
+CHECKPOINTS = {"base": 1000, "teacher": 3000}  # SFT steps of the one run
+RECIPES = {name: RECIPE | {"steps": steps} for name, steps in CHECKPOINTS.items()}
 
 
 def recipe_hash(name: str) -> str:
@@ -49,8 +49,11 @@ def ensure_embedded(name: str, retrain: bool = False, progress=None) -> Path:
     cached = home() / "embedded" / f"{name}-{recipe_hash(name)}"
     if not retrain and _is_built(cached, name):
         return cached
-    with atomic_dir(cached) as tmp:
-        train_embedded(name, tmp, progress=progress)
+    # one run makes every checkpoint up to this one; save each on the way
+    stops = {n: s for n, s in CHECKPOINTS.items() if s <= CHECKPOINTS[name]}
+    with contextlib.ExitStack() as stack:
+        dirs = {n: stack.enter_context(atomic_dir(home() / "embedded" / f"{n}-{recipe_hash(n)}")) for n in stops}
+        train_embedded(CHECKPOINTS[name], {s: (n, dirs[n]) for n, s in stops.items()}, progress=progress)
     return cached
 
 
@@ -65,24 +68,27 @@ def sft_examples(task, rng: random.Random, n: int):
     return out
 
 
-def train_embedded(name: str, out_dir: Path, progress=None, eval_every: int = 0, log=print) -> dict:
+def train_embedded(steps: int, saves: dict[int, tuple[str, Path]], progress=None, every: int = 0,
+                   every_dir: Path | None = None, log=print, device: str | None = None) -> None:
+    """SFT for ``steps`` steps; ``saves`` maps a step to (name, dir) to save there (``every`` adds extra saves)."""
     import torch
     from transformers import LlamaForCausalLM
 
     from .tasks import get_task
 
-    r = RECIPES[name]
+    r = RECIPE
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(r["seed"])
     rng = random.Random(r["seed"])
     tok = build_tokenizer()
-    model = LlamaForCausalLM(tiny_llama_config(len(tok), r["hidden"], r["layers"], r["heads"]))
+    model = LlamaForCausalLM(tiny_llama_config(len(tok), r["hidden"], r["layers"], r["heads"])).to(device)
     task = get_task(r["task"])
     opt = torch.optim.AdamW(model.parameters(), lr=r["lr"], weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / r["warmup"]))
     eos = tok.eos_token_id
     t0 = time.time()
     model.train()
-    for step in range(r["steps"]):
+    for step in range(steps):
         batch = sft_examples(task, rng, r["batch"])
         seqs, labels = [], []
         for prompt, comp in batch:
@@ -91,9 +97,9 @@ def train_embedded(name: str, out_dir: Path, progress=None, eval_every: int = 0,
             seqs.append(p + c)
             labels.append([-100] * len(p) + c)
         width = max(map(len, seqs))
-        inp = torch.tensor([s + [0] * (width - len(s)) for s in seqs])
-        lab = torch.tensor([l + [-100] * (width - len(l)) for l in labels])
-        attn = (torch.arange(width)[None, :] < torch.tensor([len(s) for s in seqs])[:, None]).long()
+        inp = torch.tensor([s + [0] * (width - len(s)) for s in seqs], device=device)
+        lab = torch.tensor([l + [-100] * (width - len(l)) for l in labels], device=device)
+        attn = (torch.arange(width)[None, :] < torch.tensor([len(s) for s in seqs])[:, None]).long().to(device)
         loss = model(input_ids=inp, attention_mask=attn, labels=lab).loss
         opt.zero_grad()
         loss.backward()
@@ -102,18 +108,19 @@ def train_embedded(name: str, out_dir: Path, progress=None, eval_every: int = 0,
         sched.step()
         if progress is not None:
             progress(1)
-        if eval_every and (step + 1) % eval_every == 0:
+        if (step + 1) in saves:
+            name, d = saves[step + 1]
+            _save(model, tok, d, name, time.time() - t0, device)
+        if every and (step + 1) % every == 0:
             log(f"step {step + 1} loss {loss.item():.3f} {time.time() - t0:.0f}s")
-            _save(model, tok, out_dir / f"step{step + 1}", name, time.time() - t0)
-    model.eval()
-    info = _save(model, tok, out_dir, name, time.time() - t0)
-    return info
+            _save(model, tok, every_dir / f"step{step + 1}", None, time.time() - t0, device)
 
 
-def _save(model, tok, d: Path, name: str, seconds: float) -> dict:
+def _save(model, tok, d: Path, name: str | None, seconds: float, device: str) -> None:
     d.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(d)
     tok.save_pretrained(d)
-    info = {"name": name, "hash": recipe_hash(name), "recipe": RECIPES[name], "train_seconds": round(seconds, 1)}
-    (d / "recipe.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info
+    if name is not None:
+        info = {"name": name, "hash": recipe_hash(name), "recipe": RECIPES[name], "train_seconds": round(seconds, 1),
+                "device": device}
+        (d / "recipe.json").write_text(json.dumps(info, indent=2) + "\n")

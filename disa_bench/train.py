@@ -275,6 +275,11 @@ class Trainer:
                              "strategy": None})
         return seqs
 
+    def _on_policy(self) -> bool:
+        """Online with one optimizer step per rollout batch: pi_old = pi_theta, so log pi_old = sg(log pi_theta) and
+        the separate no-grad pi_old pass is skipped (as TRL does when num_iterations = 1)."""
+        return not self.use_store and self.cfg.mini_batches == 1
+
     def _tensors(self, seqs):
         """Prompt ids, completion ids and the no-grad inputs the method declared (old / ref / anchor)."""
         import torch
@@ -290,7 +295,7 @@ class Trainer:
         model = self._policy_unwrapped()
         with torch.no_grad():
             model.eval()
-            if "old" in needs:
+            if "old" in needs and not self._on_policy():
                 if self.use_store:
                     tc = max(len(c) for c in comp_ids)
                     extra["old_logp"] = torch.tensor([s["behavior"] + [0.0] * (tc - len(s["behavior"])) for s in seqs])
@@ -355,6 +360,8 @@ class Trainer:
                     logp, mask = res[0], res[1]
                     sel = torch.tensor(idx)
                     dev = logp.device
+                    if "old" in self.needs and self._on_policy():
+                        extra["old_logp"] = logp.detach()  # the whole rollout batch, in order (M = 1)
                     batch = Batch(logp=logp, mask=mask, reward=reward[sel].to(dev), group=group[sel].to(dev),
                                   old_logp=_pad_to(extra.get("old_logp"), sel, logp.shape[1], dev),
                                   ref_logp=_pad_to(extra.get("ref_logp"), sel, logp.shape[1], dev),

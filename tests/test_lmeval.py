@@ -69,11 +69,11 @@ def test_static_tasks_dir_runs_from_any_cwd(tmp_path, env_bench, base_model_dir,
     from lm_eval.tasks import TaskManager
 
     monkeypatch.chdir(tmp_path)
-    tm = TaskManager(include_path=str(ROOT / "tasks"), include_defaults=False)
+    tm = TaskManager(include_path=str(ROOT / "tasks"), include_defaults=False, metadata={"n_prompts": 2})
     assert {f"disa_{n}" for n in DEFAULT_TASKS} <= set(tm.all_tasks)
     res = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={base_model_dir},dtype=float32,device=cpu",
                                   tasks=["disa_math500"], task_manager=tm, batch_size=16, log_samples=True,
-                                  gen_kwargs="max_gen_toks=4", metadata={"n_prompts": 2})
+                                  gen_kwargs="max_gen_toks=4")
     assert len(res["samples"]["disa_math500"]) == 2
     assert len(res["samples"]["disa_math500"][0]["filtered_resps"][0]) == 8  # all repeats kept
     assert res["results"]["disa_math500"]["mean_at_k,all"] == 0.0

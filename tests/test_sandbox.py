@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import secrets
@@ -103,7 +104,10 @@ def test_fork_bomb():
 
 def test_memory_bomb():
     m = marker()
-    r = hostile("x = []\nwhile True:\n    x.append(bytearray(50 << 20))\n", m)
+    r = hostile("x = bytearray(1 << 36)\n", m)  # one 64 GB allocation
+    assert r.verdict == "memory", r
+    slow = dataclasses.replace(FAST, timeout_s=15)  # growing 50 MB at a time: page zeroing is slow under load
+    r = hostile("x = []\nwhile True:\n    x.append(bytearray(50 << 20))\n", m, limits=slow)
     assert r.verdict == "memory", r
     assert alive_with(m) == []
     healthy()
@@ -143,17 +147,15 @@ def test_writing_outside_its_temp_dir(tmp_path):
         pytest.skip("no mount namespace here: /tmp is shared (documented in docs/sandbox.md)")
 
 
-def test_hidden_dirs(tmp_path):
+def test_hidden_dirs(benchmarks_dir):
     if not isolation_status()["mount_ns"]:
         pytest.skip("no mount namespace here")
-    tmp_path.chmod(0o755)
-    (tmp_path / "answers.jsonl").write_text("secret answers")
-    (tmp_path / "answers.jsonl").chmod(0o644)
-    src = f"import os\nprint(os.listdir({str(tmp_path)!r}))\n"
-    assert "answers.jsonl" in run_python(src, limits=FAST).stdout
-    r = run_python(src, limits=FAST, hide=(str(tmp_path),))
+    code_dir = str(benchmarks_dir / "code")
+    src = f"import os\nprint(sorted(os.listdir({code_dir!r})))\n"
+    assert "humanevalplus.jsonl" in run_python(src, limits=FAST).stdout
+    r = run_python(src, limits=FAST, hide=(code_dir,))
     assert r.verdict == "pass" and r.stdout == "[]\n"
-    assert (tmp_path / "answers.jsonl").read_text() == "secret answers"
+    assert os.path.exists(os.path.join(code_dir, "humanevalplus.jsonl"))
 
 
 def test_deleting_files(tmp_path):
@@ -225,15 +227,18 @@ def test_reading_environment_secrets(monkeypatch):
     assert "DISA_FAKE_SECRET" not in r.stdout
 
 
-@pytest.mark.parametrize("main_sleeps", [False, True])
-def test_double_fork_daemon_is_gone_afterwards(main_sleeps):
+@pytest.mark.parametrize("main_sleeps,stealth", [(False, False), (True, False), (False, True)])
+def test_double_fork_daemon_is_gone_afterwards(main_sleeps, stealth):
+    """A daemon that leaves the process group (setsid), optionally non-dumpable (its /proc dir turns root-owned)."""
     m = marker()
+    daemon = ("import ctypes; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(60)" if stealth
+              else f"os.execv('/bin/sleep', ['/bin/sleep', '60', {m!r}])")
     body = f"""
     import time
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execv('/bin/sleep', ['/bin/sleep', '60', {m!r}])
+            {daemon}
         os._exit(0)
     time.sleep(0.3)
     print('parent done')

@@ -112,13 +112,18 @@ def _caps_effective_eq_permitted():
 
 
 def _proc_uids() -> dict[int, int]:
-    """pid -> owner uid of every live process (the owner of /proc/<pid> is its effective uid)."""
+    """pid -> real uid of every process, from /proc/<pid>/status (the owner of /proc/<pid> itself turns to root
+    for a process that makes itself non-dumpable, so it cannot be trusted)."""
     out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                out[int(name)] = os.stat(f"/proc/{name}").st_uid
-            except OSError:
+                with open(f"/proc/{name}/status", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"Uid:"):
+                            out[int(name)] = int(line.split()[1])
+                            break
+            except (OSError, ValueError, IndexError):
                 pass
     return out
 

@@ -33,8 +33,9 @@ class HFBackend:
             chunk = prompts[start : start + self.batch_size]
             ids = [tok(p, add_special_tokens=True)["input_ids"] for p in chunk]
             width = max(map(len, ids))
-            input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-            attn = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
+            device = next(self.model.parameters()).device
+            input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
+            attn = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
             # seed every chunk from one generator so results do not depend on earlier chunks' lengths
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
             with torch.no_grad():
@@ -52,8 +53,8 @@ class HFBackend:
                     return_dict_in_generate=True,
                     output_scores=True,
                 )
-            seqs = res.sequences[:, width:]
-            scores = torch.stack(res.scores, dim=1).float()  # (B*n, T, V), processed
+            seqs = res.sequences[:, width:].cpu()
+            scores = torch.stack(res.scores, dim=1).float().cpu()  # (B*n, T, V), processed
             lps = torch.log_softmax(scores, dim=-1).gather(-1, seqs.unsqueeze(-1)).squeeze(-1)
             for i in range(len(chunk)):
                 group = []

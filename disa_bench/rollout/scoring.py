@@ -1,7 +1,8 @@
 """Teacher-forced per-token log-probs of (prompt, completion) pairs under any model.
 
 One function serves pi_ref, the proposal q and the policy pi_theta: with grad for training, without for
-scoring. Sequences are right-padded, so positions need no adjustment.
+scoring. Sequences are right-padded, so positions need no adjustment. Tensors are created on the model's
+device; the returned tensors live there too.
 """
 
 from __future__ import annotations
@@ -17,41 +18,33 @@ def token_logprobs(model, prompt_ids: list[list[int]], completion_ids: list[list
     """
     import torch
 
+    device = next(model.parameters()).device
     B = len(prompt_ids)
-    lens = [len(p) + len(c) for p, c in zip(prompt_ids, completion_ids)]
-    width = max(lens)
-    tc = max(len(c) for c in completion_ids) if completion_ids else 0
+    plen = torch.tensor([len(p) for p in prompt_ids])
+    clen = torch.tensor([len(c) for c in completion_ids])
+    width = int((plen + clen).max())
+    tc = max(1, int(clen.max()))
     inp = torch.full((B, width), pad_id, dtype=torch.long)
-    attn = torch.zeros((B, width), dtype=torch.long)
+    tgt = torch.full((B, tc), pad_id, dtype=torch.long)
     for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-        seq = list(p) + list(c)
-        inp[i, : len(seq)] = torch.tensor(seq)
-        attn[i, : len(seq)] = 1
-    out = model(input_ids=inp, attention_mask=attn, output_hidden_states=return_hidden)
-    logits = out.logits.float()
+        inp[i, : len(p) + len(c)] = torch.tensor(list(p) + list(c), dtype=torch.long)
+        if len(c):
+            tgt[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+    attn = (torch.arange(width)[None, :] < (plen + clen)[:, None]).long()
+    mask = (torch.arange(tc)[None, :] < clen[:, None])
+    # logits at position t predict token t+1: completion token j sits at len(p)+j, predicted from len(p)+j-1
+    pos = (plen[:, None] - 1 + torch.arange(tc)[None, :]).clamp(max=width - 1)
+    out = model(input_ids=inp.to(device), attention_mask=attn.to(device), output_hidden_states=return_hidden)
+    logits = out.logits.gather(1, pos.to(device)[:, :, None].expand(-1, -1, out.logits.shape[-1])).float()
     if temperature != 1.0:
         logits = logits / temperature
-    logp_all = torch.log_softmax(logits, dim=-1)
-    logps = torch.zeros((B, tc), dtype=logits.dtype)
-    mask = torch.zeros((B, tc), dtype=logits.dtype)
-    rows = []
-    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-        n = len(c)
-        if n == 0:
-            rows.append(logp_all.new_zeros((tc,)))
-            continue
-        pos = torch.arange(len(p) - 1, len(p) - 1 + n)
-        lp = logp_all[i, pos].gather(-1, torch.tensor(c).unsqueeze(-1)).squeeze(-1)
-        rows.append(torch.nn.functional.pad(lp, (0, tc - n)))
-        mask[i, :n] = 1
-    if rows:
-        logps = torch.stack(rows)
+    logps = torch.log_softmax(logits, dim=-1).gather(-1, tgt.to(device)[:, :, None]).squeeze(-1)
+    mask = mask.to(device=device, dtype=logps.dtype)
+    logps = logps * mask
     if not return_hidden:
         return logps, mask
     h = out.hidden_states[-1].float()
-    pmask = torch.zeros((B, width), dtype=h.dtype)
-    for i, p in enumerate(prompt_ids):
-        pmask[i, : len(p)] = 1
+    pmask = (torch.arange(width)[None, :] < plen[:, None]).to(device=device, dtype=h.dtype)
     pooled = (h * pmask.unsqueeze(-1)).sum(1) / pmask.sum(1, keepdim=True).clamp(min=1)
     return logps, mask, pooled
 
@@ -68,7 +61,7 @@ def sequence_logprobs(model, prompt_ids, completion_ids, temperature: float = 1.
         for s in range(0, len(prompt_ids), batch_size):
             lp, m = token_logprobs(model, prompt_ids[s : s + batch_size], completion_ids[s : s + batch_size],
                                    temperature, pad_id)
-            for row, mrow in zip(lp, m):
+            for row, mrow in zip(lp.cpu(), m.cpu()):
                 out.append(row[: int(mrow.sum())].tolist())
     model.train(was_training)
     return out

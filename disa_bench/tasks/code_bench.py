@@ -414,6 +414,7 @@ class CodeBench:
 
     def grade_batch(self, pairs: list[tuple[Problem, str]]) -> list[Grade]:
         """Grade many (problem, response) pairs, ``workers`` sandboxes at a time; results in input order."""
+        self.items()  # load once here, not racing in the worker threads
         return grade_many([(lambda p=p, r=r: self.grade(p, r)) for p, r in pairs], workers=self.workers)
 
     grade_many = grade_batch

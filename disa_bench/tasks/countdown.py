@@ -16,7 +16,7 @@ import functools
 import hashlib
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..types import Grade, Problem
 from .base import TASKS
@@ -260,6 +260,7 @@ class Countdown:
 
     sizes: tuple[int, ...] = (3, 4)
     weights: tuple[int, ...] = (3, 1)  # share of problems per size
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
     test_frac: float = 0.1
     split_seed: int = 0
     name: str = "countdown"
@@ -275,7 +276,9 @@ class Countdown:
             from ..errors import UserError
 
             raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: train, test")
-        return {size: [p for p in _universe(size) if self._split_of(*p) == split] for size in self.sizes}
+        if split not in self._cache:
+            self._cache[split] = {size: [p for p in _universe(size) if self._split_of(*p) == split] for size in self.sizes}
+        return self._cache[split]
 
     def problems(self, split: str, n: int | None = None, seed: int = 0) -> list[Problem]:
         by_size = self.pairs(split)

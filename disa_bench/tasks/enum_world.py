@@ -20,7 +20,7 @@ aca (5), for ``abc`` they are ac, aac, abc, acc (4). Truncated responses earn 0.
 
 Registered worlds (``--task NAME``): ``enum-abc`` (27 prompts, 121 responses each) and ``enum-ab``
 (8 prompts, 15 responses each). ``build_enum_model`` writes a tiny randomly initialised Llama for a world
-as an ordinary HF dir, usable as ``--ref/--proposal/--model PATH``.
+as an ordinary HF dir (GPT-2 architecture, see there why), usable as ``--ref/--proposal/--model PATH``.
 """
 
 from __future__ import annotations
@@ -130,26 +130,29 @@ def build_enum_tokenizer(world: EnumWorld):
 
 def build_enum_model(world: EnumWorld | str, out: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2,
                      heads: int = 2, init_std: float = 0.1, sft_steps: int = 0, lr: float = 1e-2) -> Path:
-    """Write a tiny Llama for ``world`` as an HF dir (seconds on a CPU).
+    """Write a tiny GPT-2 for ``world`` as an HF dir (seconds on a CPU).
 
     ``sft_steps = 0``: random init; a larger-than-usual ``init_std`` makes the next-token distributions
     prompt-dependent, so the pass rate and log Z vary across prompts (a reference policy).
     ``sft_steps > 0``: then that many full-batch Adam steps of SFT on every correct response of every
     prompt (a stronger proposal). Softmax keeps every response's probability > 0 either way (full support)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     if isinstance(world, str):
         from . import get_task
 
         world = get_task(world)
     V = len(world.vocab())
-    cfg = LlamaConfig(vocab_size=V, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-                      num_attention_heads=heads, num_key_value_heads=heads,
-                      max_position_embeddings=world.prompt_len + world.max_new_tokens + 4,
-                      tie_word_embeddings=True, pad_token_id=0, eos_token_id=0, bos_token_id=0, initializer_range=init_std)
+    # GPT-2 (learned absolute positions), not Llama: with RoPE and no absolute positions, a run of identical
+    # tokens ("bbb" + response "b") gives identical hidden states at every position, so the model cannot
+    # tell "after prompt bbb" from "after response b" and pi* is not representable.
+    cfg = GPT2Config(vocab_size=V, n_embd=hidden, n_layer=layers, n_head=heads, n_inner=4 * hidden,
+                     n_positions=world.prompt_len + world.max_new_tokens + 4, initializer_range=init_std,
+                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, pad_token_id=0, eos_token_id=0, bos_token_id=0,
+                     tie_word_embeddings=True)
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(cfg)
+    model = GPT2LMHeadModel(cfg)
     if sft_steps:
         from ..rollout.scoring import token_logprobs
 
