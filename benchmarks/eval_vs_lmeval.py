@@ -2,7 +2,7 @@
 
 Both runs use the same prompts (lm-eval loads them through the disa_<task> YAML's custom_dataset), the same
 sampling (T = 0.6, top_p = 0.95, top_k off) and the same grader; only the generation loop differs. Model
-loading is inside both timings; imports are done before either clock starts.
+loading is inside both timings; imports (and one warm-up model load) happen before either clock starts.
 
     .venv/bin/python benchmarks/eval_vs_lmeval.py                      # embedded:base, countdown, 256 x 8
     .venv/bin/python benchmarks/eval_vs_lmeval.py --task countdown --n-prompts 128 --model embedded:base
@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backend", default="hf", help="disa-bench rollout backend for 'ours' (hf or vllm)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -39,9 +40,11 @@ def main() -> None:
     from disa_bench.lmeval import run_lmeval
     from disa_bench.models import resolve
 
-    resolve(args.model)  # build/locate the embedded model outside the timings
+    from disa_bench.models import load_model
+
+    load_model(resolve(args.model))  # build/locate the model and warm the transformers imports outside the timings
     cfg = EvalConfig(task=args.task, model=args.model, k=args.k, n_prompts=args.n_prompts,
-                     max_new_tokens=args.max_new_tokens)
+                     max_new_tokens=args.max_new_tokens, backend=args.backend)
     t0 = time.perf_counter()
     ours, _ = run_eval(cfg)
     t_ours = time.perf_counter() - t0
@@ -50,7 +53,7 @@ def main() -> None:
     t_lm = time.perf_counter() - t0
     k = args.k
     print(f"task {args.task}, model {args.model}, {ours['num_prompts']} prompts x {k}, "
-          f"max_new_tokens {ours['sampling']['max_new_tokens']}, torch threads {args.threads}")
+          f"max_new_tokens {ours['sampling']['max_new_tokens']}, torch threads {args.threads}, ours backend {args.backend}")
     for name, r, t in (("disa-bench", ours, t_ours), ("lm-eval hf", lm, t_lm)):
         lo, hi = r[f"mean@{k}_ci"]
         print(f"  {name:<10}  Mean@{k} = {r[f'mean@{k}']:5.1f} [95% CI {lo:.1f}, {hi:.1f}]  wall {t:6.1f} s")

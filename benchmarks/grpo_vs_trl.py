@@ -43,7 +43,7 @@ def build_store(task, problems, path: Path) -> None:
 def run_ours(args, store: Path, out: Path) -> dict:
     from disa_bench.train import Trainer, TrainConfig
 
-    cfg = TrainConfig(method="grpo", store=str(store), steps=args.steps, prompts_per_step=args.prompts, n=args.n,
+    cfg = TrainConfig(method="grpo", model=args.model, store=str(store), steps=args.steps, prompts_per_step=args.prompts, n=args.n,
                       mini_batches=1, lr=args.lr, lora_r=32, lora_alpha=64, lora_dropout=0.0, seed=0,
                       method_args={"kl_coef": 0.001, "loss_agg": "token-mean"})
     s = Trainer(cfg, out).train()
@@ -61,12 +61,11 @@ def run_trl(args, task, problems, max_new: int, out: Path) -> dict:
 
     from disa_bench.models import load_model
 
-    loaded = load_model("embedded:base")
+    loaded = load_model(args.model)
     model, tok = loaded.model, loaded.tokenizer
     model.train()
     by_id = {p.prompt_id: p for p in problems}
     ds = Dataset.from_list([{"prompt": p.prompt, "prompt_id": p.prompt_id} for p in problems])
-    n_gen = {"tokens": 0}
 
     def reward(prompts, completions, prompt_id, **kw):
         return [float(task.grade(by_id[pid], c).reward) for c, pid in zip(completions, prompt_id)]
@@ -93,13 +92,7 @@ def run_trl(args, task, problems, max_new: int, out: Path) -> dict:
                 timers[name] += time.perf_counter() - t0
         return wrap
 
-    orig_generate = trainer._generate
-
-    def gen_count(*a, **k):
-        res = orig_generate(*a, **k)
-        return res
-
-    trainer._generate = timed("generate", gen_count)
+    trainer._generate = timed("generate", trainer._generate)
     trainer._generate_and_score_completions = timed("gen_and_score", trainer._generate_and_score_completions)
     t0 = time.perf_counter()
     trainer.train()
@@ -119,6 +112,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=8, help="generations per prompt")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", default="embedded:base", help="the one tiny model both trainers start from")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args(argv)
 
@@ -132,7 +126,8 @@ def main(argv=None):
     from disa_bench.embedded import ensure_embedded
     from disa_bench.tasks import get_task
 
-    ensure_embedded("base")
+    if args.model == "embedded:base":
+        ensure_embedded("base")
     task = get_task("countdown")
     problems = task.problems("train")[: args.prompts * args.steps]
     max_new = task.max_new_tokens
@@ -142,7 +137,7 @@ def main(argv=None):
         ours = run_ours(args, d / "store.parquet", d / "ours")
         theirs = run_trl(args, task, problems, max_new, d / "trl")
     ratio = ours["wall"] / theirs["wall"]
-    print(f"GRPO, embedded:base + LoRA r32, {args.steps} steps x {args.prompts} prompts x {args.n} generations, "
+    print(f"GRPO, {args.model} + LoRA r32, {args.steps} steps x {args.prompts} prompts x {args.n} generations, "
           f"max {max_new} new tokens, {args.threads} thread(s), torch {torch.__version__}, trl {trl.__version__}")
     print(f"{'':10}{'wall s':>9}{'generate':>10}{'score':>8}{'update':>8}")
     for name, r in (("disa-bench", ours), ("TRL", theirs)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -24,8 +25,10 @@ from .models import build_tokenizer, home, tiny_llama_config
 
 ASSETS = Path(__file__).parent / "assets" / "embedded"
 
-RECIPE = dict(batch=128, lr=2e-3, warmup=100, seed=1, hidden=128, layers=4, heads=4, task="countdown")
-CHECKPOINTS = {"base": 1000, "teacher": 3000}  # SFT steps of the one run
+RUN_STEPS = 4000  # cosine schedule length of the one SFT run
+RECIPE = dict(batch=128, lr=2e-3, min_lr_frac=0.05, warmup=100, run_steps=RUN_STEPS, seed=1, hidden=128, layers=4,
+              heads=4, task="countdown")
+CHECKPOINTS = {"base": 2500, "teacher": RUN_STEPS}  # SFT steps of the one run (chosen with scripts/build_embedded.py)
 RECIPES = {name: RECIPE | {"steps": steps} for name, steps in CHECKPOINTS.items()}
 
 
@@ -84,7 +87,13 @@ def train_embedded(steps: int, saves: dict[int, tuple[str, Path]], progress=None
     model = LlamaForCausalLM(tiny_llama_config(len(tok), r["hidden"], r["layers"], r["heads"])).to(device)
     task = get_task(r["task"])
     opt = torch.optim.AdamW(model.parameters(), lr=r["lr"], weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / r["warmup"]))
+    def lr_factor(s):  # linear warmup, then cosine decay to min_lr_frac at run_steps
+        if s < r["warmup"]:
+            return (s + 1) / r["warmup"]
+        frac = min(1.0, (s - r["warmup"]) / max(1, r["run_steps"] - r["warmup"]))
+        return r["min_lr_frac"] + (1 - r["min_lr_frac"]) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     eos = tok.eos_token_id
     t0 = time.time()
     model.train()

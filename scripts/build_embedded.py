@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--every", type=int, default=250)
     ap.add_argument("--out", type=Path, default=Path("/tmp/embedded-build"))
     ap.add_argument("--n-prompts", type=int, default=512)
+    ap.add_argument("--pick-base", type=float, default=None, help="Mean@8 target for the base checkpoint")
     ap.add_argument("--keep-every", type=int, default=0, help="after scoring, delete step checkpoints not a multiple of this")
     ap.add_argument("--ship", type=Path, help="copy <dir>/{base,teacher} into disa_bench/assets/embedded")
     args = ap.parse_args()
@@ -74,6 +75,15 @@ def main():
         table[d.name] = score(d, args.n_prompts, device)
         print(d.name, json.dumps(table[d.name]), flush=True)
     (args.out / "scores.json").write_text(json.dumps(table, indent=2))
+    if args.pick_base is not None:  # first checkpoint at or above the target Mean@8 becomes the base
+        steps = sorted(int(k[4:]) for k in table)
+        base = next((s for s in steps if table[f"step{s}"]["mean@8"] >= args.pick_base), steps[len(steps) // 3])
+        picked = args.out / "picked"
+        picked.mkdir(exist_ok=True)
+        shutil.copy(args.out / "ckpt" / f"step{base}" / "model.safetensors", picked / "base.safetensors")
+        shutil.copy(args.out / "ckpt" / f"step{steps[-1]}" / "model.safetensors", picked / "teacher.safetensors")
+        (picked / "picked.json").write_text(json.dumps({"base": base, "teacher": steps[-1], "scores": table}, indent=2))
+        print("picked base", base, "teacher", steps[-1], flush=True)
     if args.keep_every:
         for d in (args.out / "ckpt").iterdir():
             if int(d.name[4:]) % args.keep_every:

@@ -57,8 +57,9 @@ def test_math_verify_alone_confirms_gold(problems):
     """Without the exact-match shortcut, math-verify confirms every boxed gold except the listed ones."""
     items, ids = [], []
     for s in ("aime24", "aime25", "amc23", "math500", "minerva", "olympiadbench"):
-        rows = problems[s] if len(problems[s]) < 300 else problems[s][::3] + [p for p in problems[s] if p.prompt_id in MV_EXCEPTIONS]
-        for p in rows:  # every row of the small sets, every third of the big ones (runtime)
+        rows = problems[s] if len(problems[s]) < 100 else problems[s][::4] + [p for p in problems[s] if p.prompt_id in MV_EXCEPTIONS]
+        # every row of the small sets, every fourth of the big ones (runtime); all rows were checked once: same two
+        for p in rows:
             items.append((f"Thus the final answer is \\boxed{{{p.answer}}}.", p.answer))
             ids.append(p.prompt_id)
     grades = grade_many(items, exact=False)

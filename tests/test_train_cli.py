@@ -64,6 +64,8 @@ def test_every_method_trains(world, method, data):
         assert s["data_source"] == "online" and c["tokens_generated"] > 0
     else:
         assert s["data_source"] == "store" and c["tokens_generated"] == 0
+    if method in ("disa", "flowrl", "grpo"):
+        assert c["tokens_forward_nograd"] > 0  # the pi_ref pass (and pi_old where it is off-policy)
     if method == "gspo":
         assert s["fairness"]["mini_batches"] == 4
     if method == "flowrl":
@@ -80,7 +82,8 @@ def test_method_flags_reach_the_config(world):
     assert r.exit_code == 0, r.output + r.stderr
     s = json.loads((out / "summary.json").read_text())
     assert s["method_config"]["kl_coef"] == 0 and s["method_config"]["loss_agg"] == "seq-mean-token-sum-norm"
-    assert s["compute"]["tokens_forward_nograd"] > 0  # pi_old only; no pi_ref pass without KL
+    # no pi_ref pass without KL, and no separate pi_old pass on-policy (1 mini-batch: pi_old = sg(pi_theta))
+    assert s["compute"]["tokens_forward_nograd"] == 0
 
 
 def test_unknown_method(world):

@@ -247,8 +247,8 @@ def format_prompt(nums: tuple[int, ...], target: int) -> str:
 
 @dataclass
 class Countdown:
-    """Countdown with 3 or 4 numbers in 1..9 and targets in 1..99; by default 3/4 of the problems use three
-    numbers and 1/4 use four (``weights``).
+    """Countdown with 3 or 4 numbers in 1..9 and targets in 1..99; by default 4/5 of the problems use three
+    numbers and 1/5 use four (``weights``).
 
     Three-number problems are mostly easy with one strategy; four-number problems are harder and usually
     have several distinct strategies (2.1 on average), so the mix spreads both difficulty (log Z varies
@@ -259,7 +259,7 @@ class Countdown:
     """
 
     sizes: tuple[int, ...] = (3, 4)
-    weights: tuple[int, ...] = (3, 1)  # share of problems per size
+    weights: tuple[int, ...] = (4, 1)  # share of problems per size
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     test_frac: float = 0.1
     split_seed: int = 0
