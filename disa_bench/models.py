@@ -81,9 +81,17 @@ class Loaded:
     adapter: str | None = None
 
 
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 
+    _quiet_transformers()
     path = resolve(name_or_path)
     try:
         tok = AutoTokenizer.from_pretrained(path)

@@ -22,4 +22,4 @@ def bar(desc: str, total: int | None) -> Iterator[Callable[[int], None]]:
         t = prog.add_task(desc, total=total)
         yield lambda n=1: prog.advance(t, n)
     if quiet and os.environ.get("DISA_BENCH_QUIET") != "1":
-        console.print(f"{desc}: done ({total})")
+        console.print(f"{desc}: done" + (f" ({total})" if total else ""))

@@ -175,6 +175,7 @@ def grade_local(response: str, gold, exact: bool = True) -> Grade:
 
 def _worker(conn) -> None:
     _mv()
+    conn.send("ready")  # item clocks start only once the imports are done
     while True:
         try:
             msg = conn.recv()
@@ -204,17 +205,30 @@ class MathGrader:
         self._procs: list = []  # (process, conn)
         self._lock = threading.Lock()
 
-    def _spawn(self):
+    def _start(self):
         a, b = self._ctx.Pipe()
         p = self._ctx.Process(target=_worker, args=(b,), daemon=True)
         p.start()
         b.close()
         return p, a
 
+    @staticmethod
+    def _await_ready(p, c, limit_s: float = 300.0) -> None:
+        if not c.poll(limit_s) or c.recv() != "ready":
+            p.kill()
+            raise RuntimeError("math grader worker did not start")
+
+    def _spawn(self):
+        p, c = self._start()
+        self._await_ready(p, c)
+        return p, c
+
     def _ensure(self, n: int) -> None:
         self._procs = [(p, c) for p, c in self._procs if p.is_alive()]
-        while len(self._procs) < n:
-            self._procs.append(self._spawn())
+        new = [self._start() for _ in range(n - len(self._procs))]  # start together, then wait for all
+        for p, c in new:
+            self._await_ready(p, c)
+        self._procs += new
 
     def grade_many(self, items: list[tuple[str, object]], exact: bool = True) -> list[Grade]:
         """Grade ``(response, gold)`` pairs in parallel; the result order matches ``items``."""
