@@ -362,7 +362,7 @@ def run(
     out = out or Path(f"runs/embedded-{cfg.profile}")
     report = run_pipeline(cfg, out, console=_console())
     _console().print(f"report: {report}")
-    _console().print(report.read_text())
+    print(report.read_text())
 
 
 def _register_command_modules() -> None:

@@ -104,8 +104,6 @@ def test_alpha_zero_reproduces_pi_ref_sampling(models):
 
 
 def test_temperature_ladder(models, tmp_path):
-    import pyarrow.parquet as pq
-
     from disa_bench.models import load_model
     from disa_bench.store import read_store
 
@@ -126,7 +124,6 @@ def test_temperature_ladder(models, tmp_path):
             assert abs(x["proposal_logprob"] - want) <= 1e-5
             assert abs(x["ref_logprob"] - _seq_logprob(ref.model, p, x["completion_ids"])) <= 1e-5
     assert not (tmp_path / "p" / "store.parquet").exists()
-    del pq
 
 
 @pytest.mark.parametrize("args,needle", [(["--proposal-mix", "1.5"], "--proposal-mix"),

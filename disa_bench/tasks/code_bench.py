@@ -194,6 +194,7 @@ class CodeBench:
     memory_mb: int = 2048  # RLIMIT_AS for humanevalplus / livecodebench (codeforces: statement limit + 512)
     hide_data: bool = True  # cover the benchmark dir with an empty tmpfs inside the sandbox (if mount ns works)
     reward_range: tuple[float, float] = (0.0, 1.0)
+    default_eval_prompts = None  # eval every problem unless --n-prompts says otherwise (as math_bench)
     _items: list | None = field(default=None, init=False, repr=False)
     excluded: list = field(default_factory=list, init=False, repr=False)  # codeforces: interactive problem ids
 
