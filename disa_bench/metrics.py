@@ -48,6 +48,13 @@ def paired_bootstrap_p(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: i
     return float(min(1.0, (np.abs(centered) >= abs(d.mean())).mean() + 1.0 / n_boot))
 
 
+def paired_diff_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Mean of a - b over the same prompts with a paired percentile bootstrap CI: (diff, lo, hi)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    lo, hi = bootstrap_ci(d, n_boot=n_boot, seed=seed, alpha=alpha)
+    return float(d.mean()), lo, hi
+
+
 def summarize(groups: list[dict], k: int, seed: int = 0) -> dict:
     """Aggregate per-prompt groups ``{"rewards": [...], "answers": [...], "truncated": [...]}`` of k samples."""
     acc = np.array([np.mean(np.asarray(g["rewards"]) > 0) for g in groups])

@@ -32,22 +32,26 @@ def _fmt_ci(res: dict, k: int) -> str:
 
 def render_markdown(title: str, evals: dict[str, dict], anchor: dict | None, trains: dict[str, dict],
                     propose: dict | None, manifest: dict, k: int = 8) -> str:
-    from .metrics import paired_bootstrap_p
+    from .metrics import paired_bootstrap_p, paired_diff_ci
 
     lines = [f"# {title}", ""]
     lines += [f"Task `{next(iter(evals.values()))['task']}`, held-out split, "
               f"{next(iter(evals.values()))['num_prompts']} prompts x {k} samples "
               f"(T = {next(iter(evals.values()))['sampling']['temperature']}, top_p = {next(iter(evals.values()))['sampling']['top_p']}).", ""]
     lines += ["## Mean@8 on the held-out split", "",
-              f"| model | Mean@{k} [95% CI] | pass@{k} | maj@{k} | truncated | Δ vs base | paired p vs base |",
+              f"| model | Mean@{k} [95% CI] | pass@{k} | maj@{k} | truncated | Δ vs base [paired 95% CI] | paired p vs base |",
               "|---|---|---|---|---|---|---|"]
     base = evals.get("base")
     for name, res in evals.items():
         delta, p = "", ""
         if base is not None and name != "base":
-            delta = f"{res[f'mean@{k}'] - base[f'mean@{k}']:+.1f}"
             common = sorted(set(res["per_prompt"]) & set(base["per_prompt"]))
-            p = f"{paired_bootstrap_p(np.array([res['per_prompt'][c] for c in common]), np.array([base['per_prompt'][c] for c in common])):.4f}"
+            a = np.array([res["per_prompt"][c] for c in common])
+            b = np.array([base["per_prompt"][c] for c in common])
+            d, lo, hi = paired_diff_ci(a, b)
+            res["_paired"] = (100 * d, 100 * lo, 100 * hi)
+            delta = f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+            p = f"{paired_bootstrap_p(a, b):.4f}"
         lines.append(f"| {name} | {_fmt_ci(res, k)} | {res[f'pass@{k}']:.1f} | {res[f'maj@{k}']:.1f} | "
                      f"{res['truncated']} | {delta} | {p} |")
     if base is not None:
@@ -55,10 +59,16 @@ def render_markdown(title: str, evals: dict[str, dict], anchor: dict | None, tra
         for name, res in evals.items():
             if name == "base":
                 continue
-            lo = res[f"mean@{k}_ci"][0]
-            hi_base = base[f"mean@{k}_ci"][1]
-            verdicts.append(f"- **{name}** vs base: " + ("improves beyond both CIs" if lo > hi_base else
-                            "CIs overlap (not a clear improvement)" if res[f"mean@{k}"] >= base[f"mean@{k}"] else "worse than base"))
+            d, lo, hi = res.pop("_paired")
+            unpaired = res[f"mean@{k}_ci"][0] > base[f"mean@{k}_ci"][1]
+            if lo > 0:
+                verdict = ("improves on the base beyond the paired 95% CI of the difference"
+                           + (" and beyond both models' own CIs" if unpaired else ""))
+            elif hi < 0:
+                verdict = "worse than the base beyond the paired 95% CI"
+            else:
+                verdict = "no significant difference (the paired 95% CI of the difference contains 0)"
+            verdicts.append(f"- **{name}** vs base: {d:+.1f} points, {verdict}.")
         lines += [""] + verdicts
     if propose:
         lines += ["", "## Offline proposals (shared trajectory store)", "",

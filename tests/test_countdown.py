@@ -54,11 +54,15 @@ def test_splits_are_disjoint_deterministic_and_seeded():
         assert p.prompt == f"Use {' '.join(map(str, p.meta['numbers']))} to make {p.answer}:"
 
 
-def test_many_problems_have_several_distinct_strategies():
+def test_many_valid_solutions_and_several_strategies_on_four_number_problems():
     task = get_task("countdown")
     probs = task.problems("train", 300, seed=0)
-    multi = sum(len({strategy_key(parse(s)) for s in solutions(tuple(sorted(p.meta["numbers"])), p.answer)}) >= 2 for p in probs)
-    assert multi / len(probs) > 0.2
+    sols = {p.prompt_id: solutions(tuple(sorted(p.meta["numbers"])), p.answer) for p in probs}
+    assert sum(len(s) for s in sols.values()) / len(probs) >= 3  # valid expressions per prompt
+    four = [p for p in probs if len(p.meta["numbers"]) == 4]
+    assert 0.15 <= len(four) / len(probs) <= 0.25  # the 4:1 size mix
+    multi = sum(len({strategy_key(parse(s)) for s in sols[p.prompt_id]}) >= 2 for p in four)
+    assert multi / len(four) > 0.3
 
 
 def test_unknown_split_is_a_user_error():
