@@ -26,9 +26,9 @@ from .models import build_tokenizer, home, tiny_llama_config
 ASSETS = Path(__file__).parent / "assets" / "embedded"
 
 RUN_STEPS = 4000  # cosine schedule length of the one SFT run
-RECIPE = dict(batch=128, lr=2e-3, min_lr_frac=0.05, warmup=100, run_steps=RUN_STEPS, seed=1, hidden=128, layers=4,
+RECIPE = dict(split="sft", batch=128, lr=2e-3, min_lr_frac=0.05, warmup=100, run_steps=RUN_STEPS, seed=1, hidden=128, layers=4,
               heads=4, task="countdown")
-CHECKPOINTS = {"base": 2500, "teacher": RUN_STEPS}  # SFT steps of the one run (chosen with scripts/build_embedded.py)
+CHECKPOINTS = {"base": 1500, "teacher": RUN_STEPS}  # SFT steps of the one run (chosen with scripts/build_embedded.py)
 RECIPES = {name: RECIPE | {"steps": steps} for name, steps in CHECKPOINTS.items()}
 
 
@@ -61,11 +61,12 @@ def ensure_embedded(name: str, retrain: bool = False, progress=None) -> Path:
 
 
 def sft_examples(task, rng: random.Random, n: int):
-    """``n`` (prompt, completion) pairs: a random train problem and a uniformly random solution string."""
+    """``n`` (prompt, completion) pairs: a random ``sft``-split problem and a uniformly random solution string
+    (the RL ``train`` split and the ``test`` split stay unseen)."""
     from .tasks.countdown import solutions
 
     out = []
-    for p in task.problems("train", n, seed=rng.randrange(2**31)):
+    for p in task.problems("sft", n, seed=rng.randrange(2**31)):
         sols = solutions(tuple(sorted(p.meta["numbers"])), int(p.answer))
         out.append((p.prompt, f" {rng.choice(sols)}={p.answer}"))
     return out

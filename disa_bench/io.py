@@ -100,3 +100,22 @@ def staged_outputs(out_dir: str | os.PathLike) -> Iterator[Path]:
             os.replace(entry, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_jsonl_rows(path: str | os.PathLike, what: str = "a JSON object") -> list[tuple[int, dict]]:
+    """(line number, row) for each non-blank line of a jsonl file; a bad line is a UserError naming it."""
+    from .errors import UserError
+
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for ln, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{ln}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{ln}: expected {what}, got {type(row).__name__}")
+            rows.append((ln, row))
+    return rows

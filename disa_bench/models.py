@@ -82,8 +82,12 @@ class Loaded:
 
 
 def _quiet_transformers() -> None:
+    import warnings
+
     from transformers.utils import logging as hf_logging
 
+    # peft 0.21 calls a transformers attribute deprecated in 5.x; harmless, and noisy on every run
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
 

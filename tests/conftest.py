@@ -25,6 +25,17 @@ def _env(tmp_path_factory):
     yield
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models: one torch thread is faster than two when the CPU is shared (restored afterwards)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def benchmarks_dir() -> Path:
     if not SHARED_BENCHMARKS.exists():

@@ -23,15 +23,7 @@ GROUP = [0, 0, 1, 1]
 LOGZ = [0.8, 0.8, 1.7, 1.7]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core box, 2 spinning OpenMP threads per process slow these tiny runs 10x."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_batch(**kw) -> Batch:

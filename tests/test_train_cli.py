@@ -13,15 +13,7 @@ METHODS = ["disa", "flowrl", "grpo", "gspo", "sft"]
 TINY = ["--profile", "smoke", "--steps", "2", "--prompts-per-step", "4", "--n", "4"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core box, 2 spinning OpenMP threads per process slow these tiny runs 10x."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

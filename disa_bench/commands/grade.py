@@ -9,7 +9,6 @@ via disa_bench/metrics.py) and ``manifest.json``; written all at once or not at 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -25,22 +24,15 @@ def read_responses(path: Path) -> list[dict]:
         raise UserError(f"responses file {str(path)!r} does not exist")
     if path.is_dir():
         raise UserError(f"responses path {str(path)!r} is a directory, expected a .jsonl file")
+    from ..io import read_jsonl_rows
+
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{ln}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{ln}: expected a JSON object with 'prompt_id' (or 'index') and 'response'")
-            if not isinstance(row.get("response"), str):
-                raise UserError(f"{path}:{ln}: missing string field 'response'")
-            if "prompt_id" not in row and "index" not in row:
-                raise UserError(f"{path}:{ln}: missing field 'prompt_id' (or 'index')")
-            rows.append({"line": ln, **row})
+    for ln, row in read_jsonl_rows(path, "a JSON object with 'prompt_id' (or 'index') and 'response'"):
+        if not isinstance(row.get("response"), str):
+            raise UserError(f"{path}:{ln}: missing string field 'response'")
+        if "prompt_id" not in row and "index" not in row:
+            raise UserError(f"{path}:{ln}: missing field 'prompt_id' (or 'index')")
+        rows.append({"line": ln, **row})
     if not rows:
         raise UserError(f"responses file {str(path)!r} is empty (expected JSON lines with 'prompt_id' and 'response')")
     return rows

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..io import read_jsonl_rows
 from ..graders.code import (
     DEFAULT_WORKERS,
     LCB_IMPORTS,
@@ -106,19 +107,8 @@ def _tokenizer(name: str):
 
 
 def read_rows(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{ln}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{ln}: expected a JSON object, got {type(row).__name__}")
-            rows.append((ln, row))
-    return rows
+    """(line number, row) for each non-blank line of a jsonl file; a bad line is a UserError naming it."""
+    return read_jsonl_rows(path)
 
 
 def _need(row: dict, name: str, where: str, kind=str):

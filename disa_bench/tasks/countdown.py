@@ -254,14 +254,18 @@ class Countdown:
     have several distinct strategies (2.1 on average), so the mix spreads both difficulty (log Z varies
     across prompts) and strategy diversity while keeping a tiny model's accuracy in a useful band.
 
-    Splits: every (number multiset, target) pair is assigned to test with probability ``test_frac`` by a
-    hash of (pair, split_seed), so train and test never share a pair and the split is stable across runs.
+    Splits: every (number multiset, target) pair gets a uniform number u from a hash of (pair, split_seed):
+    ``test`` (u < test_frac) is held out for evaluation, ``train`` (the next train_frac) is where RL and the
+    offline proposals draw their prompts, and ``sft`` (the rest) is the only data the embedded models were
+    pre-trained on — so RL prompts are as unseen by the base model as test prompts. The splits never share a
+    pair and are stable across runs.
     """
 
     sizes: tuple[int, ...] = (3, 4)
     weights: tuple[int, ...] = (4, 1)  # share of problems per size
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
-    test_frac: float = 0.1
+    test_frac: float = 0.2
+    train_frac: float = 0.2
     split_seed: int = 0
     name: str = "countdown"
     reward_range: tuple[float, float] = (0.0, 1.0)
@@ -269,13 +273,14 @@ class Countdown:
 
     def _split_of(self, nums, target) -> str:
         h = hashlib.sha256(f"{self.split_seed}|{nums}|{target}".encode()).digest()
-        return "test" if int.from_bytes(h[:8], "big") / 2**64 < self.test_frac else "train"
+        u = int.from_bytes(h[:8], "big") / 2**64
+        return "test" if u < self.test_frac else "train" if u < self.test_frac + self.train_frac else "sft"
 
     def pairs(self, split: str):
-        if split not in ("train", "test"):
+        if split not in ("train", "test", "sft"):
             from ..errors import UserError
 
-            raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: train, test")
+            raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: train, test, sft")
         if split not in self._cache:
             self._cache[split] = {size: [p for p in _universe(size) if self._split_of(*p) == split] for size in self.sizes}
         return self._cache[split]

@@ -14,7 +14,6 @@ template (system = instruction); ``hf:<tokenizer dir or id>`` = that tokenizer's
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from ..io import read_jsonl_rows
 from ..types import Grade, Problem
 from .base import TASKS
 
@@ -149,19 +149,7 @@ def _hf_chat(name: str, question: str) -> str:
 
 def read_rows(path: Path) -> list[tuple[int, dict]]:
     """(line number, row) for each non-blank line of a jsonl file; a bad line is a UserError naming it."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{ln}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{ln}: expected a JSON object, got {type(row).__name__}")
-            rows.append((ln, row))
-    return rows
+    return read_jsonl_rows(path)
 
 
 @dataclass
