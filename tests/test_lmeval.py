@@ -75,4 +75,11 @@ def test_static_tasks_dir_runs_from_any_cwd(tmp_path, env_bench, base_model_dir,
                                   gen_kwargs="max_gen_toks=4")
     assert len(res["samples"]["disa_math500"]) == 2
     assert len(res["samples"]["disa_math500"][0]["filtered_resps"][0]) == 8  # all repeats kept
-    assert res["results"]["disa_math500"]["mean_at_k,all"] == 0.0
+    # the aggregate is our math grader applied to every kept sample (the tiny model may hit a one-digit answer)
+    from disa_bench.tasks import get_task
+
+    task = get_task("math500")
+    by_id = {p.prompt_id: p for p in task.problems("test")}
+    per_doc = [sum(task.grade(by_id[x["doc"]["prompt_id"]], r).reward > 0 for r in x["filtered_resps"][0]) / 8
+               for x in res["samples"]["disa_math500"]]
+    assert res["results"]["disa_math500"]["mean_at_k,all"] == pytest.approx(sum(per_doc) / len(per_doc))
