@@ -52,13 +52,8 @@ from ..graders.code import (
 from ..graders.sandbox import Limits
 from ..types import Grade, Problem
 from .base import TASKS
+from .data import REPO, default_data_root, locate  # noqa: F401  (re-exported)
 
-REPO = Path(__file__).resolve().parents[2]  # parent of the disa_bench package dir
-
-
-def default_data_root() -> Path:
-    env = os.environ.get("DISA_BENCH_BENCHMARKS")
-    return Path(env) if env else REPO.parent / "shared" / "benchmarks"
 
 
 # ---------------------------------------------------------------- prompts
@@ -206,27 +201,7 @@ class CodeBench:
         return self._locate()[1]
 
     def _locate(self) -> tuple[str, str]:
-        d = self.data
-        if d is None:
-            root = default_data_root()
-            p = root / "code" / self.spec.file
-            if not p.exists():
-                where = "$DISA_BENCH_BENCHMARKS" if os.environ.get("DISA_BENCH_BENCHMARKS") else "the default"
-                raise UserError(f"benchmark file for {self.name!r} not found: {p} (data root {root} from {where}; "
-                                f"pass data=DIR|FILE.jsonl|HF_ID or set DISA_BENCH_BENCHMARKS)")
-            return "file", str(p)
-        p = Path(d).expanduser()
-        if p.is_dir():
-            for cand in (p / self.spec.file, p / "code" / self.spec.file):
-                if cand.exists():
-                    return "file", str(cand)
-            raise UserError(f"benchmark file for {self.name!r} not found: neither {p / self.spec.file} nor "
-                            f"{p / 'code' / self.spec.file} exists")
-        if p.exists():
-            return "file", str(p)
-        if d.startswith((".", "/", "~")) or d.endswith((".jsonl", ".json")) or d.count("/") > 1:
-            raise UserError(f"benchmark data for {self.name!r} not found: {d}")
-        return "hf", d
+        return locate(self.name, self.data, "code", self.spec.file)
 
     def _load_hf(self, dataset_id: str) -> list[tuple[int, dict]]:
         try:

@@ -14,7 +14,6 @@ template (system = instruction); ``hf:<tokenizer dir or id>`` = that tokenizer's
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +23,9 @@ from ..errors import UserError
 from ..io import read_jsonl_rows
 from ..types import Grade, Problem
 from .base import TASKS
+from .data import default_data_root, locate  # noqa: F401  (default_data_root re-exported)
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
-REPO = Path(__file__).resolve().parents[2]  # parent of the disa_bench package dir
-
-
-def default_data_root() -> Path:
-    env = os.environ.get("DISA_BENCH_BENCHMARKS")
-    return Path(env) if env else REPO.parent / "shared" / "benchmarks"
 
 
 # ---------------------------------------------------------------- per-set answer readers
@@ -176,28 +170,7 @@ class MathBench:
         return self._locate()[1]
 
     def _locate(self) -> tuple[str, str]:
-        d = self.data
-        if d is None:
-            root = default_data_root()
-            p = root / "math" / self.spec.file
-            if not p.exists():
-                where = "$DISA_BENCH_BENCHMARKS" if os.environ.get("DISA_BENCH_BENCHMARKS") else "the default"
-                raise UserError(f"benchmark file for {self.name!r} not found: {p} (data root {root} from {where}; "
-                                f"pass data=DIR|FILE.jsonl|HF_ID or set DISA_BENCH_BENCHMARKS)")
-            return "file", str(p)
-        p = Path(d).expanduser()
-        if p.is_dir():
-            for cand in (p / self.spec.file, p / "math" / self.spec.file):
-                if cand.exists():
-                    return "file", str(cand)
-            raise UserError(f"benchmark file for {self.name!r} not found: neither {p / self.spec.file} nor "
-                            f"{p / 'math' / self.spec.file} exists")
-        if p.exists():
-            return "file", str(p)
-        looks_local = d.startswith((".", "/", "~")) or d.endswith((".jsonl", ".json")) or d.count("/") > 1
-        if looks_local:
-            raise UserError(f"benchmark data for {self.name!r} not found: {d}")
-        return "hf", d
+        return locate(self.name, self.data, "math", self.spec.file)
 
     def rows(self) -> list[tuple[int, dict]]:
         if self._rows is None:
