@@ -32,31 +32,38 @@ CHECKPOINTS = {"base": 1500, "teacher": RUN_STEPS}  # SFT steps of the one run (
 RECIPES = {name: RECIPE | {"steps": steps} for name, steps in CHECKPOINTS.items()}
 
 
-def recipe_hash(name: str) -> str:
-    return hashlib.sha256(json.dumps(RECIPES[name], sort_keys=True).encode()).hexdigest()[:12]
+def recipe_of(name: str, seed: int | None = None) -> dict:
+    """The recipe of embedded model ``name``; ``seed`` makes a variant (its own hash and cache dir)."""
+    return RECIPES[name] if seed is None else RECIPES[name] | {"seed": seed}
 
 
-def _is_built(d: Path, name: str) -> bool:
+def recipe_hash(name: str, seed: int | None = None) -> str:
+    return hashlib.sha256(json.dumps(recipe_of(name, seed), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _is_built(d: Path, name: str, seed: int | None = None) -> bool:
     f = d / "recipe.json"
-    return f.exists() and json.loads(f.read_text()).get("hash") == recipe_hash(name) and (d / "model.safetensors").exists()
+    return (f.exists() and json.loads(f.read_text()).get("hash") == recipe_hash(name, seed)
+            and (d / "model.safetensors").exists())
 
 
-def ensure_embedded(name: str, retrain: bool = False, progress=None) -> Path:
+def ensure_embedded(name: str, retrain: bool = False, progress=None, seed: int | None = None) -> Path:
+    """The model dir of ``embedded:NAME``: the shipped copy, a cached build, or a fresh build (``retrain``)."""
     from .errors import UserError
 
     if name not in RECIPES:
         raise UserError(f"unknown embedded model {name!r}; valid: {', '.join(RECIPES)}")
     shipped = ASSETS / name
-    if not retrain and _is_built(shipped, name):
+    if not retrain and _is_built(shipped, name, seed):
         return shipped
-    cached = home() / "embedded" / f"{name}-{recipe_hash(name)}"
-    if not retrain and _is_built(cached, name):
+    cached = home() / "embedded" / f"{name}-{recipe_hash(name, seed)}"
+    if not retrain and _is_built(cached, name, seed):
         return cached
     # one run makes every checkpoint up to this one; save each on the way
     stops = {n: s for n, s in CHECKPOINTS.items() if s <= CHECKPOINTS[name]}
     with contextlib.ExitStack() as stack:
-        dirs = {n: stack.enter_context(atomic_dir(home() / "embedded" / f"{n}-{recipe_hash(n)}")) for n in stops}
-        train_embedded(CHECKPOINTS[name], {s: (n, dirs[n]) for n, s in stops.items()}, progress=progress)
+        dirs = {n: stack.enter_context(atomic_dir(home() / "embedded" / f"{n}-{recipe_hash(n, seed)}")) for n in stops}
+        train_embedded(CHECKPOINTS[name], {s: (n, dirs[n]) for n, s in stops.items()}, progress=progress, seed=seed)
     return cached
 
 
@@ -73,14 +80,14 @@ def sft_examples(task, rng: random.Random, n: int):
 
 
 def train_embedded(steps: int, saves: dict[int, tuple[str, Path]], progress=None, every: int = 0,
-                   every_dir: Path | None = None, log=print, device: str | None = None) -> None:
+                   every_dir: Path | None = None, log=print, device: str | None = None, seed: int | None = None) -> None:
     """SFT for ``steps`` steps; ``saves`` maps a step to (name, dir) to save there (``every`` adds extra saves)."""
     import torch
     from transformers import LlamaForCausalLM
 
     from .tasks import get_task
 
-    r = RECIPE
+    r = RECIPE if seed is None else RECIPE | {"seed": seed}
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(r["seed"])
     rng = random.Random(r["seed"])
@@ -120,17 +127,17 @@ def train_embedded(steps: int, saves: dict[int, tuple[str, Path]], progress=None
             progress(1)
         if (step + 1) in saves:
             name, d = saves[step + 1]
-            _save(model, tok, d, name, time.time() - t0, device)
+            _save(model, tok, d, name, time.time() - t0, device, seed)
         if every and (step + 1) % every == 0:
             log(f"step {step + 1} loss {loss.item():.3f} {time.time() - t0:.0f}s")
-            _save(model, tok, every_dir / f"step{step + 1}", None, time.time() - t0, device)
+            _save(model, tok, every_dir / f"step{step + 1}", None, time.time() - t0, device, seed)
 
 
-def _save(model, tok, d: Path, name: str | None, seconds: float, device: str) -> None:
+def _save(model, tok, d: Path, name: str | None, seconds: float, device: str, seed: int | None = None) -> None:
     d.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(d)
     tok.save_pretrained(d)
     if name is not None:
-        info = {"name": name, "hash": recipe_hash(name), "recipe": RECIPES[name], "train_seconds": round(seconds, 1),
+        info = {"name": name, "hash": recipe_hash(name, seed), "recipe": recipe_of(name, seed), "train_seconds": round(seconds, 1),
                 "device": device}
         (d / "recipe.json").write_text(json.dumps(info, indent=2) + "\n")
