@@ -52,7 +52,7 @@ from ..graders.code import (
 from ..graders.sandbox import Limits
 from ..types import Grade, Problem
 from .base import TASKS
-from .data import REPO, default_data_root, locate  # noqa: F401  (re-exported)
+from .data import REPO, default_data_root, load_hf_rows, locate  # noqa: F401  (re-exported)
 
 
 
@@ -204,16 +204,7 @@ class CodeBench:
         return locate(self.name, self.data, "code", self.spec.file)
 
     def _load_hf(self, dataset_id: str) -> list[tuple[int, dict]]:
-        try:
-            import datasets
-        except ImportError:
-            raise UserError("loading a Hugging Face dataset id needs the 'datasets' package (pip install datasets)") from None
-        try:
-            ds = datasets.load_dataset(dataset_id, split=self.spec.hf_split)
-        except Exception as e:  # noqa: BLE001 -- hub / offline / missing-split errors all become one line
-            raise UserError(f"cannot load Hugging Face dataset {dataset_id!r} (split {self.spec.hf_split!r}): "
-                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        return [(i + 1, dict(r)) for i, r in enumerate(ds)]
+        return load_hf_rows(dataset_id, self.spec.hf_split)
 
     def items(self) -> list[Item]:
         """All gradable rows, parsed and validated (loaded once)."""

@@ -41,3 +41,17 @@ def locate(name: str, data: str | None, family: str, file: str) -> tuple[str, st
     if data.startswith((".", "/", "~")) or data.endswith((".jsonl", ".json")) or data.count("/") > 1:
         raise UserError(f"benchmark data for {name!r} not found: {data}")
     return "hf", data
+
+
+def load_hf_rows(dataset_id: str, split: str) -> list[tuple[int, dict]]:
+    """(row number, row) of a Hugging Face dataset split; a missing package or a failed load is a UserError."""
+    try:
+        import datasets
+    except ImportError:
+        raise UserError("loading a Hugging Face dataset id needs the 'datasets' package (pip install datasets)") from None
+    try:
+        ds = datasets.load_dataset(dataset_id, split=split)
+    except Exception as e:  # noqa: BLE001 -- hub / offline / missing-split errors all become one line
+        raise UserError(f"cannot load Hugging Face dataset {dataset_id!r} (split {split!r}): "
+                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return [(i + 1, dict(r)) for i, r in enumerate(ds)]

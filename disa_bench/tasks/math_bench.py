@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..io import read_jsonl_rows
 from ..types import Grade, Problem
 from .base import TASKS
-from .data import default_data_root, locate  # noqa: F401  (default_data_root re-exported)
+from .data import default_data_root, load_hf_rows, locate  # noqa: F401  (default_data_root re-exported)
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -194,16 +194,7 @@ class MathBench:
         return self._rows
 
     def _load_hf(self, dataset_id: str) -> list[tuple[int, dict]]:
-        try:
-            import datasets
-        except ImportError:
-            raise UserError("loading a Hugging Face dataset id needs the 'datasets' package (pip install datasets)") from None
-        try:
-            ds = datasets.load_dataset(dataset_id, split=self.spec.hf_split)
-        except Exception as e:  # noqa: BLE001 -- hub / offline / missing-split errors all become one line
-            raise UserError(f"cannot load Hugging Face dataset {dataset_id!r} (split {self.spec.hf_split!r}): "
-                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        return [(i + 1, dict(r)) for i, r in enumerate(ds)]
+        return load_hf_rows(dataset_id, self.spec.hf_split)
 
     # -------- Task protocol
     def problems(self, split: str = "test", n: int | None = None, seed: int = 0) -> list[Problem]:
