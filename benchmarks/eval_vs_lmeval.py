@@ -1,8 +1,10 @@
 """Mean@8 of one model on one task: disa-bench's own eval vs lm-eval's hf backend (repeats = 8), timed.
 
 Both runs use the same prompts (lm-eval loads them through the disa_<task> YAML's custom_dataset), the same
-sampling (T = 0.6, top_p = 0.95, top_k off) and the same grader; only the generation loop differs. Model
-loading is inside both timings; imports (and one warm-up model load) happen before either clock starts.
+sampling (T = 0.6, top_p = 0.95, top_k off), the same number of sequences per forward pass (lm-eval's
+batch_size = our prompts per batch x k) and the same grader; only the generation loop differs. Model loading
+is inside both timings; imports and one small warm-up run of each engine (8 prompts) happen before either
+clock starts, so neither side pays for first-call initialisation.
 
     .venv/bin/python benchmarks/eval_vs_lmeval.py                      # embedded:base, countdown, 256 x 8
     .venv/bin/python benchmarks/eval_vs_lmeval.py --task countdown --n-prompts 128 --model embedded:base
@@ -38,13 +40,15 @@ def main() -> None:
 
     from disa_bench.evaluate import EvalConfig, run_eval
     from disa_bench.lmeval import run_lmeval
-    from disa_bench.models import resolve
-
-    from disa_bench.models import load_model
+    from disa_bench.models import load_model, resolve
 
     load_model(resolve(args.model))  # build/locate the model and warm the transformers imports outside the timings
     cfg = EvalConfig(task=args.task, model=args.model, k=args.k, n_prompts=args.n_prompts,
                      max_new_tokens=args.max_new_tokens, backend=args.backend)
+    warm = EvalConfig(task=args.task, model=args.model, k=args.k, n_prompts=8, max_new_tokens=args.max_new_tokens,
+                      backend=args.backend, seed=1)
+    run_eval(warm)
+    run_lmeval(warm, [args.task])
     t0 = time.perf_counter()
     ours, _ = run_eval(cfg)
     t_ours = time.perf_counter() - t0

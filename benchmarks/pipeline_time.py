@@ -1,15 +1,20 @@
-"""Time `disa-bench run` end to end and report its peak memory.
+"""Time `disa-bench run` end to end, report its peak memory, and check it reproduces the committed report.
 
     python benchmarks/pipeline_time.py --profile smoke      # target <= 120 s on 2 cores
-    python benchmarks/pipeline_time.py --profile default    # target <= 20 min on 2 cores
+    python benchmarks/pipeline_time.py --profile default    # target <= 20 min on 2 cores; compares the tables
+                                                            # with reports/embedded/report.json
 
-Prints wall seconds, peak RSS of the child process tree's largest process, and the ratio to the target.
+Prints wall seconds, the ratio to the target, peak RSS of the largest child process, the per-stage split
+from the run's manifest, and (default profile, or with --compare) whether every number of the report's
+tables (Mean@8 and CIs, paired p-values, diversity, sweep cells, claims) equals the committed report's.
+Wall times, paths and timestamps are not compared. Exit status 1 when the tables differ.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -18,13 +23,48 @@ import time
 from pathlib import Path
 
 TARGETS = {"smoke": 120.0, "default": 1200.0}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tables(rep: dict) -> dict:
+    """The reproducible content of a report.json: everything but wall times, paths and timestamps."""
+    acc = {(r["name"], col): {k: c.get(k) for k in ("mean", "ci", "n", "vs_ref")}
+           for r in rep["accuracy"]["rows"] for col, c in r["cells"].items()}
+    div = {r["name"]: r["values"] for r in rep["diversity"]["rows"]}
+    comp = {r["name"]: {k: r.get(k) for k in ("steps", "tokens_generated", "tokens_forward", "tokens_backward",
+                                              "reward_first", "reward_last")} for r in rep["compute"]["rows"]}
+    claims = {c["id"]: (c["verdict"], c["numbers"]) for c in rep["claims"]}
+    sweep = [{k: v for k, v in c.items() if k not in ("anchor", "eval")} for s in rep.get("sweeps", []) for c in s["cells"]]
+    return {"accuracy": acc, "diversity": div, "compute": comp, "claims": claims, "sweep": sweep}
+
+
+def diff(a, b, path="", tol=1e-9) -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a or k not in b:
+                out.append(f"{path}/{k}: only in {'new' if k in a else 'committed'}")
+            else:
+                out += diff(a[k], b[k], f"{path}/{k}", tol)
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return [f"{path}: length {len(a)} vs {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff(x, y, f"{path}[{i}]", tol)]
+    if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        same = (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+        return [] if same else [f"{path}: {a!r} vs committed {b!r}"]
+    return [] if a == b else [f"{path}: {a!r} vs committed {b!r}"]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", default="smoke", choices=sorted(TARGETS))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="report.json to compare the tables with (default for --profile default: reports/embedded/report.json)")
     args = ap.parse_args()
+    compare = args.compare or (ROOT / "reports" / "embedded" / "report.json" if args.profile == "default" else None)
     out = args.out or Path(tempfile.mkdtemp(prefix=f"disa-bench-{args.profile}-"))
     exe = Path(sys.executable).with_name("disa-bench")
     t0 = time.time()
@@ -36,10 +76,20 @@ def main():
         raise SystemExit(f"disa-bench run failed with exit {proc.returncode}")
     manifest = json.loads((out / "manifest.json").read_text())
     print(f"profile={args.profile} wall={wall:.1f}s target={TARGETS[args.profile]:.0f}s ratio={wall / TARGETS[args.profile]:.2f} "
-          f"peak_rss={peak_mb:.0f}MB (limit 3072MB)")
-    print("phases (s):", json.dumps(manifest["timings"]))
+          f"peak_rss={peak_mb:.0f}MB")
+    print("stages (s):", json.dumps(manifest["timings"]))
     print("summary:", json.dumps(manifest.get("summary")))
-    print("report:", out / "report.md")
+    print("report:", out / "report" / "report.md")
+    if compare:
+        new = tables(json.loads((out / "report" / "report.json").read_text()))
+        old = tables(json.loads(Path(compare).read_text()))
+        d = diff(new, old)
+        if d:
+            print(f"tables DIFFER from {compare} ({len(d)} values):")
+            for line in d[:40]:
+                print("  " + line)
+            raise SystemExit(1)
+        print(f"tables identical to {compare} (accuracy, p-values, diversity, compute tokens, claims, sweep)")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ def propose(
     temperature: Optional[str] = typer.Option(None, help="Proposal sampling temperature (top_p is always 1); a ladder "
                                               "'0.7,1.0,1.3' writes one store per rung under OUT/t{T}/ (see ladder.json)."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; densities are always scored with HF)."),
 ):
     """Sample K trajectories per prompt from a proposal into the shared trajectory store.
 
@@ -120,7 +121,8 @@ def propose(
 
     cfg = resolve(ProposeConfig, load_yaml(config, "propose"),
                   _flags(seed=seed, task=task, proposal=proposal, ref=ref, proposal_mix=proposal_mix, k=k,
-                         n_prompts=n_prompts, temperature=temperature, max_new_tokens=max_new_tokens), where=config or "flags")
+                         n_prompts=n_prompts, temperature=temperature, max_new_tokens=max_new_tokens, backend=backend),
+                  where=config or "flags")
     cfg.check()
     info = propose_stage(cfg, out)
     for rung in info.get("ladder", []):
@@ -256,6 +258,7 @@ def train(
     clip_eps_high: Optional[float] = typer.Option(None, "--clip-eps-high", help="GRPO/GSPO upper clip epsilon."),
     sft_data: Optional[str] = typer.Option(None, "--sft-data", help="SFT: correct (default, reward > 0) or all store trajectories."),
     profile: Optional[str] = typer.Option(None, "--profile", help="smoke or default: the run profile's training budget."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; online rollouts; the LoRA is synced to it each step; single process, not with --full)."),
 ):
     """Train a policy (LoRA by default) with one method on the shared engine.
 
@@ -286,7 +289,8 @@ def train(
     cfg = resolve(TrainConfig, prof, yaml_cfg,
                   _flags(method=method, store=store, anchor=anchor, seed=seed, model=model, task=task, data=data,
                          steps=steps, prompts_per_step=prompts_per_step, n=n, mini_batches=mini_batches, lr=lr,
-                         max_new_tokens=max_new_tokens, full=full, method_args=method_args or None), where=config or "flags")
+                         max_new_tokens=max_new_tokens, full=full, backend=backend, method_args=method_args or None),
+                  where=config or "flags")
     cfg.check()
     if method_args:  # a flag that does not apply to the chosen method (e.g. --kl-coef with disa) is an error
         from .methods import get_method
@@ -325,6 +329,7 @@ def eval_cmd(
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Default 0.6."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Default 0.95."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; engine ours only)."),
 ):
     """Mean@k (default k = 8) with a 95% bootstrap CI, pass@k and maj@k of a model or adapter on one or more tasks.
 
@@ -340,7 +345,7 @@ def eval_cmd(
     cfg = resolve(EvalConfig, yaml_cfg,
                   _flags(model=model, adapter=adapter, task=task, tasks=tasks, engine=engine, seed=seed, k=k,
                          n_prompts=n_prompts, split=split, temperature=temperature, top_p=top_p,
-                         max_new_tokens=max_new_tokens), where=config or "flags")
+                         max_new_tokens=max_new_tokens, backend=backend), where=config or "flags")
     cfg.check()
     names = cfg.task_list()
     given = n_prompts is not None or yaml_cfg.get("n_prompts", yaml_cfg.get("n-prompts")) is not None
@@ -363,23 +368,33 @@ def eval_cmd(
 @app.command()
 @user_errors
 def run(
-    profile: Optional[str] = typer.Option(None, "--profile", help="smoke (about a minute) or default (the full embedded run)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="smoke (about a minute) or default (the full embedded paper run)."),
     config: Optional[str] = ConfigOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Output dir (default runs/embedded-PROFILE)."),
     seed: Optional[int] = SeedOpt,
+    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of methods to train (default all five: disa,flowrl,grpo,gspo,sft)."),
+    sweep: Optional[bool] = typer.Option(None, "--sweep/--no-sweep", help="Run the β × proposal-strength sweep (default on)."),
+    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="OpenAI-compatible endpoint for the LLM diversity judge (default: offline measures only)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name at that endpoint."),
+    judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env", help="Environment variable holding the judge API key (default OPENAI_API_KEY; never logged)."),
 ):
-    """The whole pipeline on the embedded default, ending in a Markdown report.
+    """The paper's comparison on the embedded default, ending in a paper-style report.
 
-    base models -> shared proposal store -> anchor -> train -> eval -> report.md
+    base models -> shared proposal store -> anchor -> eval base -> train + eval DISA, FlowRL, GRPO, GSPO,
+    LoRA-SFT (same budget) -> judge -> sweep -> report/ (report.md, .tex, .html, .json, figures/)
 
     Example: [bold]disa-bench run --profile smoke[/]
     """
     from .pipeline import load_run_config, run_pipeline
 
-    cfg = load_run_config(config, _flags(profile=profile, seed=seed))
+    judge = {k: v for k, v in {"base_url": judge_base_url, "model": judge_model, "api_key_env": judge_api_key_env}.items()
+             if v is not None}
+    cfg = load_run_config(config, _flags(profile=profile, seed=seed, methods=methods, sweep_enabled=sweep))
+    if judge:
+        cfg.judge = dict(cfg.judge) | judge
     out = out or Path(f"runs/embedded-{cfg.profile}")
     report = run_pipeline(cfg, out, console=_console())
-    _console().print(f"report: {report}")
+    _console().print(f"report: {report}", markup=False)
     print(report.read_text())
 
 

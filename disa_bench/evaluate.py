@@ -11,6 +11,8 @@ One task (``--task``) writes ``results.json`` + ``samples.jsonl`` at the top of 
 
 Engines: ``ours`` (the project's rollout backend + grader) or ``lm-eval`` (lm_eval.simple_evaluate on the
 generated ``disa_<task>`` YAML tasks; samples regraded with the same grader; see disa_bench/lmeval.py).
+Rollout backend of engine ``ours`` (``--backend``): ``hf`` (transformers, the sampling loop in rollout/hf.py; default) or ``vllm`` (the model
+and adapter are opened by vLLM; the HF model is never loaded). The lm-eval engine ignores ``--backend``.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ class EvalConfig:
     split: str = "test"
     seed: int = 0
     batch_size: int = 64  # prompts per generate call (x k sequences)
-    backend: str = "hf"
+    backend: str = "hf"  # rollout backend of engine "ours": hf or vllm
 
     def check(self) -> None:
+        from .rollout import check_backend
+
         if self.k < 1:
             raise UserError(f"--k must be >= 1, got {self.k}")
         if not self.temperature > 0:
@@ -52,6 +56,8 @@ class EvalConfig:
             raise UserError(f"unknown --engine {self.engine!r}; valid: {', '.join(ENGINES)}")
         if self.n_prompts is not None and self.n_prompts < 1:
             raise UserError(f"--n-prompts must be >= 1, got {self.n_prompts}")
+        if self.engine == "ours":
+            check_backend(self.backend)  # unknown name or vllm not installed: one line, before any work
 
     def task_list(self) -> list[str]:
         from .tasks.groups import expand_tasks
@@ -117,12 +123,14 @@ def score_groups(task, problems, completions, cfg: EvalConfig, max_new_tokens: i
     results["model"] = cfg.model
     results["adapter"] = cfg.adapter
     results["engine"] = engine
+    results["backend"] = cfg.backend if engine == "ours" else None
     results["grader_version"] = grader_version(task)
     return results, samples
 
 
 def evaluate_model(model, tokenizer, task, problems, cfg: EvalConfig, bar=None, backend=None,
                    name: str | None = None) -> tuple[dict, list[dict]]:
+    """Sample and grade ``problems`` with ``backend`` (or ``cfg.backend`` built around ``model``)."""
     from .rollout import get_backend
 
     params = sampling_params(task, cfg)
@@ -147,12 +155,13 @@ def run_eval(cfg: EvalConfig, bar=None, n_prompts_given: bool = True) -> tuple[d
         out = run_lmeval(cfg, [cfg.task], n_prompts_given=n_prompts_given)[cfg.task]
         out[0]["config"] = asdict(cfg)
         return out
-    from .models import load_model
-
     task = get_task(cfg.task)
     problems = task_problems(task, cfg, n_prompts_given)
-    loaded = load_model(cfg.model, adapter=cfg.adapter)
-    results, samples = evaluate_model(loaded.model, loaded.tokenizer, task, problems, cfg, bar=bar)
+    backend = _open(cfg)
+    try:
+        results, samples = evaluate_model(None, None, task, problems, cfg, bar=bar, backend=backend)
+    finally:
+        _close(backend)
     results["config"] = asdict(cfg)
     return results, samples
 
@@ -168,15 +177,28 @@ def run_suite(cfg: EvalConfig, names: list[str], bar=None, n_prompts_given: bool
 
         out = run_lmeval(cfg, names, n_prompts_given=n_prompts_given)
     else:
-        from .models import load_model
-
         problems = {n: task_problems(t, cfg, n_prompts_given) for n, t in tasks.items()}
-        loaded = load_model(cfg.model, adapter=cfg.adapter)
-        out = {n: evaluate_model(loaded.model, loaded.tokenizer, tasks[n], problems[n], cfg, bar=bar, name=n)
-               for n in names}
+        backend = _open(cfg)
+        try:
+            out = {n: evaluate_model(None, None, tasks[n], problems[n], cfg, bar=bar, backend=backend, name=n)
+                   for n in names}
+        finally:
+            _close(backend)
     for n in names:
         out[n][0]["config"] = asdict(cfg) | {"task": n}
     return out
+
+
+def _open(cfg: EvalConfig):
+    """The rollout backend on ``cfg.model`` (+ ``cfg.adapter``): hf loads the HF model, vllm opens its engine."""
+    from .rollout import open_backend
+
+    return open_backend(cfg.backend, cfg.model, adapter=cfg.adapter, batch_size=cfg.batch_size)
+
+
+def _close(backend) -> None:
+    if hasattr(backend, "close"):
+        backend.close()
 
 
 HEADLINE = ("num_prompts", "num_samples", "truncated", "grader_errors", "grader_version", "engine")
@@ -215,6 +237,7 @@ def eval_suite_stage(cfg: EvalConfig, names: list[str], out: Path, n_prompts_giv
             write_jsonl(tmp / n / "samples.jsonl", s)
         first = next(iter(res.values()))[0]
         summary = {"tasks": per_task, "k": cfg.k, "model": cfg.model, "adapter": cfg.adapter, "engine": cfg.engine,
+                   "backend": cfg.backend if cfg.engine == "ours" else None,
                    "sampling": {key: v for key, v in first["sampling"].items() if key != "max_new_tokens"}
                    | {"max_new_tokens": {n: r["sampling"]["max_new_tokens"] for n, (r, _) in res.items()}},
                    "grader_versions": {n: r["grader_version"] for n, (r, _) in res.items()}}

@@ -106,8 +106,13 @@ def load_tokenizer(name_or_path: str):
     return tok
 
 
-def load_model(name_or_path: str, adapter: str | None = None, dtype: str = "float32", device: str | None = None) -> Loaded:
-    """Load a causal LM (optionally with a peft adapter on top), in eval mode."""
+def load_model(name_or_path: str, adapter: str | None = None, dtype: str = "float32", device: str | None = None,
+               merge: bool = True) -> Loaded:
+    """Load a causal LM (optionally with a peft adapter on top), in eval mode.
+
+    With ``merge`` (default) the adapter is folded into the weights (``merge_and_unload``): the same function up
+    to float rounding, and sampling no longer pays for the separate low-rank matmuls in every layer. Pass
+    ``merge=False`` to keep a ``PeftModel`` (e.g. to toggle the adapter off)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -119,6 +124,8 @@ def load_model(name_or_path: str, adapter: str | None = None, dtype: str = "floa
         raise UserError(f"cannot load model from {name_or_path!r}: {str(e).splitlines()[0]}") from None
     if adapter:
         model = attach_adapter(model, adapter)
+        if merge:
+            model = model.merge_and_unload()
     if device:
         model.to(device)
     model.eval()

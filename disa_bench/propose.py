@@ -13,6 +13,10 @@ Densities are recomputed by teacher forcing, never trusted from the sampler:
     ref_logprob      = log pi_ref(y)  (temperature 1: the reference policy itself)
 
 ``behavior_logprobs`` are the per-token log-probs of the component that drew the trajectory.
+
+Sampling goes through the rollout backend ``--backend`` (hf, default, or vllm: one engine per mixture
+component, opened on its model reference and closed before the next); the teacher-forced densities above
+are always HF ``sequence_logprobs``.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ class ProposeConfig:
     max_new_tokens: int | None = None  # task default
     seed: int = 0
     batch_size: int = 512  # sequences per generate call
+    backend: str = "hf"  # rollout backend that samples the trajectories: hf or vllm
 
     def check(self) -> None:
+        from .rollout import check_backend
+
         if self.k < 1:
             raise UserError(f"--k must be >= 1, got {self.k}")
         if not 0.0 <= self.proposal_mix <= 1.0:
@@ -47,6 +54,7 @@ class ProposeConfig:
         if self.n_prompts < 1:
             raise UserError(f"--n-prompts must be >= 1, got {self.n_prompts}")
         temperature_ladder(self.temperature)
+        check_backend(self.backend)
 
 
 def temperature_ladder(t) -> list[float]:
@@ -82,7 +90,7 @@ def mixture_logprob(log_qs: float, log_ref: float, alpha: float) -> float:
 def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
     """Return (store rows, info). ``bar(desc, total)`` is a progress context (see progress.bar)."""
     from .models import load_model
-    from .rollout import get_backend, sequence_logprobs
+    from .rollout import get_backend, open_backend, sequence_logprobs
     from .tasks import get_task
     from .types import SamplingParams
 
@@ -109,14 +117,21 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
     total = len(problems) * cfg.k
     ctx = bar("propose: sampling", total) if bar else _null()
     with ctx as adv:
-        for comp, loaded, seed_off in ((True, strong, 1), (False, ref, 2)):
+        for comp, loaded, model_ref, seed_off in ((True, strong, cfg.proposal, 1), (False, ref, cfg.ref, 2)):
             slots = draws[comp]
             if not slots:
                 continue
-            backend = get_backend("hf", loaded.model, loaded.tokenizer, batch_size=cfg.batch_size)
+            if cfg.backend == "hf":  # reuse the HF models loaded for scoring
+                backend = get_backend("hf", loaded.model, loaded.tokenizer, batch_size=cfg.batch_size)
+            else:
+                backend = open_backend(cfg.backend, model_ref, batch_size=cfg.batch_size)
             params = SamplingParams(n=1, temperature=cfg.temperature, top_p=1.0, max_new_tokens=max_new,
                                     seed=cfg.seed * 1000 + seed_off)
-            outs = backend.generate([problems[i].prompt for i, _ in slots], params, progress=adv)
+            try:
+                outs = backend.generate([problems[i].prompt for i, _ in slots], params, progress=adv)
+            finally:
+                if hasattr(backend, "close"):
+                    backend.close()  # free the engine before the next component's
             for (i, j), group in zip(slots, outs):
                 samples[(i, j)] = (comp, group[0])
     keys = [(i, j) for i in range(len(problems)) for j in range(cfg.k)]

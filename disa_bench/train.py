@@ -12,6 +12,11 @@ prompt; pi_old is the stored behaviour distribution (``behavior_logprobs``). Met
 
 The training prompt set is the store's prompts, so every method trains on the same prompts.
 
+Rollout backend (``backend``): ``hf`` samples with the policy itself; ``vllm`` samples with a vLLM engine on
+the base model plus the current LoRA: before each rollout batch the policy's adapter is saved
+(``save_pretrained`` of the unwrapped peft model) to ``OUT/vllm_lora/step-N`` and served through a fresh
+``LoRARequest`` (``VLLMBackend.set_adapter``). So vllm needs LoRA (not ``--full``) and one process.
+
 Distributed (``accelerate launch``, DDP): every rank samples its own prompts and rollouts (rng seeded with
 seed + rank), DDP averages the policy gradients, method-owned parameters (FlowRL's log Z head) are
 broadcast at start and their gradients all-reduced; only the main process writes files. The per-rank
@@ -58,6 +63,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 1
     save_every: int = 0
+    backend: str = "hf"  # online rollouts: hf (the policy's generate) or vllm (engine + per-step LoRA sync)
     method_args: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -76,6 +82,24 @@ class TrainConfig:
                             f"({self.prompts_per_step} prompts x {self.n} = {self.prompts_per_step * self.n} sequences)")
         if not self.lr > 0:
             raise UserError(f"--lr must be > 0, got {self.lr}")
+        self.check_backend()
+
+    def check_backend(self, world: int | None = None) -> None:
+        import os
+
+        from .rollout import backend_names, check_backend
+
+        if self.backend == "hf" or self.backend not in backend_names():
+            return check_backend(self.backend)  # fine, or the unknown-name error listing the valid ones
+        # config errors first (they hold whether or not the engine is installed), then the install check
+        if self.full:
+            raise UserError(f"--backend {self.backend} is not supported with --full: only a LoRA adapter is synced into "
+                            f"the engine each step (full weights would need a reload); use --lora or --backend hf")
+        world = world if world is not None else int(os.environ.get("WORLD_SIZE", "1"))
+        if world > 1:
+            raise UserError(f"--backend {self.backend} is single-process only: every rank would start its own engine "
+                            f"on the same device ({world} processes); use --backend hf for multi-process training")
+        check_backend(self.backend)  # installed?
 
 
 def _method_config(method_cls, args: dict):
@@ -121,6 +145,7 @@ class Trainer:
         self.task = get_task(cfg.task)
         self.accel = Accelerator(cpu=not torch.cuda.is_available())
         self.rank, self.world = self.accel.process_index, self.accel.num_processes
+        cfg.check_backend(self.world)
         self.is_main = self.accel.is_main_process
         torch.manual_seed(cfg.seed)  # same init on every rank
         self.rng = random.Random(cfg.seed + 1_000_003 * self.rank)  # different prompts / rollouts per rank
@@ -242,11 +267,15 @@ class Trainer:
         from .types import SamplingParams
 
         cfg = self.cfg
+        # vllm: the LoRA sync is timed as weight_sync, not generate
+        backend = self._sync_engine() if cfg.backend != "hf" else None
         t0 = time.time()
         params = SamplingParams(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=self.max_new,
                                 seed=self.rng.randrange(2**31))
-        backend = get_backend("hf", self._policy_unwrapped(), self.tok, batch_size=len(problems))
+        if backend is None:
+            backend = get_backend("hf", self._sampling_model(), self.tok, batch_size=len(problems))
         graded = sample_and_grade(backend, self.task, problems, params)
+        self._drop_stale_adapters()
         self.timings["generate"] += time.time() - t0
         seqs = []
         for gi, group in enumerate(graded):
@@ -255,6 +284,35 @@ class Trainer:
                              "reward": g.grade.reward, "behavior": None, "strategy": g.grade.strategy})
                 self.counts["tokens_generated"] += g.completion.num_tokens
         return seqs
+
+    def _sync_engine(self):
+        """vllm: save the current LoRA to OUT/vllm_lora/step-N and point the engine at it (opened on first use)."""
+        from .rollout import open_backend
+
+        t0 = time.time()
+        self._sync_step = getattr(self, "_sync_step", 0) + 1
+        d = self.out / "vllm_lora" / f"step-{self._sync_step}"
+        self._policy_unwrapped().save_pretrained(d)
+        if getattr(self, "_engine", None) is None:
+            import torch
+
+            kw = {"gpu_memory_utilization": 0.3} if torch.cuda.is_available() else {}  # the trainer shares the GPU
+            self._engine = open_backend(self.cfg.backend, self.cfg.model, adapter=str(d), max_lora_rank=self.cfg.lora_r,
+                                        **kw)
+        else:
+            self._engine.set_adapter(d)
+        self.timings["weight_sync"] = self.timings.get("weight_sync", 0.0) + time.time() - t0
+        return self._engine
+
+    def _drop_stale_adapters(self):
+        """Keep only the adapter the engine served last (earlier ones are already loaded or never used again)."""
+        if self.cfg.backend == "hf":
+            return
+        import shutil
+
+        for d in (self.out / "vllm_lora").glob("step-*"):
+            if d.name != f"step-{self._sync_step}":
+                shutil.rmtree(d, ignore_errors=True)
 
     def _offline_batch(self, problems):
         t0 = time.time()
@@ -275,6 +333,27 @@ class Trainer:
                              "strategy": None})
         return seqs
 
+    def _sampling_model(self):
+        """What HF rollouts are drawn from: under LoRA a plain copy of the policy with the live adapter merged
+        in (rollout/merged.py; refreshed before every rollout batch, the policy itself untouched), which
+        samples faster than the PeftModel; with --full the policy itself."""
+        if self.cfg.full:
+            return self._policy_unwrapped()
+        if getattr(self, "_merged", None) is None:
+            from .rollout.merged import MergedPolicy
+
+            self._merged = MergedPolicy(self._policy_unwrapped())
+        return self._merged.refresh()
+
+    def _scorer(self):
+        """Teacher-forced log-probs; single-process runs share each prompt's forward pass across its group
+        (rollout.scoring.token_logprobs_shared: same values up to rounding, prompt tokens computed once per
+        prompt). Under DDP every forward goes through the wrapped module once per backward, so the plain
+        per-row pass is used there."""
+        from .rollout.scoring import token_logprobs, token_logprobs_shared
+
+        return token_logprobs_shared if self.world == 1 else token_logprobs
+
     def _on_policy(self) -> bool:
         """Online with one optimizer step per rollout batch: pi_old = pi_theta, so log pi_old = sg(log pi_theta) and
         the separate no-grad pi_old pass is skipped (as TRL does when num_iterations = 1)."""
@@ -284,9 +363,8 @@ class Trainer:
         """Prompt ids, completion ids and the no-grad inputs the method declared (old / ref / anchor)."""
         import torch
 
-        from .rollout.scoring import token_logprobs
-
         needs = self.needs
+        token_logprobs = self._scorer()
         prompt_ids = [self.tok(s["problem"].prompt)["input_ids"] for s in seqs]
         comp_ids = [s["ids"] for s in seqs]
         pad = self.tok.pad_token_id
@@ -320,10 +398,10 @@ class Trainer:
         import torch
 
         from .methods import Batch
-        from .rollout.scoring import token_logprobs
 
         cfg = self.cfg
         self.setup()
+        token_logprobs = self._scorer()
         metrics_f = None
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -471,7 +549,8 @@ class Trainer:
         last = history[-max(1, len(history) // 10):]
         fair = {k: getattr(self.cfg, k) for k in ("model", "store", "steps", "prompts_per_step", "n", "mini_batches", "lr",
                                                   "weight_decay", "grad_clip", "warmup_steps", "lora_r", "lora_alpha",
-                                                  "lora_dropout", "full", "seed", "temperature", "top_p", "data")}
+                                                  "lora_dropout", "full", "seed", "temperature", "top_p", "data",
+                                                  "backend")}
         fair.update({"data_source": self.data_source, "max_new_tokens": self.max_new, "optimizer": "AdamW",
                      "num_processes": self.world, "global_sequences_per_step": self.cfg.prompts_per_step * self.cfg.n * self.world})
         return {

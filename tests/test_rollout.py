@@ -53,3 +53,81 @@ def test_tokenizer_roundtrip_is_exact(loaded):
     s = "Use 3 5 7 to make 22: (3+5)*7-34=22"
     assert tok.decode(tok(s)["input_ids"]) == s
     assert type(tok).__name__ != "Qwen2Tokenizer"
+
+
+def test_top_p_filter_matches_transformers_warper():
+    import torch
+    from transformers.generation.logits_process import TopPLogitsWarper
+
+    from disa_bench.rollout.hf import top_p_filter
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(16, 40, generator=g) * 3
+    for top_p in (0.95, 0.5, 0.05):
+        ours = top_p_filter(logits.clone(), top_p)
+        theirs = TopPLogitsWarper(top_p)(None, logits.clone())
+        assert torch.equal(torch.isinf(ours), torch.isinf(theirs)), top_p
+        assert torch.equal(ours[~torch.isinf(ours)], theirs[~torch.isinf(theirs)])
+        assert (~torch.isinf(ours)).sum(-1).min() >= 1
+
+
+def test_top_p_sampling_logprobs_are_the_processed_distribution(loaded):
+    """T = 0.6, top_p = 0.95 (the eval setting), prompts of different lengths in one batch: each sampled token's
+    log-prob equals log_softmax(TopP(logits / T)) of a separate teacher-forced pass, and no token outside the
+    nucleus is ever drawn."""
+    import torch
+    from transformers.generation.logits_process import TopPLogitsWarper
+
+    tok = loaded.tokenizer
+    problems = get_task("countdown").problems("test", 8, seed=2)
+    assert len({len(tok(p.prompt)["input_ids"]) for p in problems}) > 1  # ragged batch: the masked path
+    groups = get_backend("hf", loaded.model, tok, batch_size=8).generate(
+        [p.prompt for p in problems], SamplingParams(n=4, temperature=0.6, top_p=0.95, max_new_tokens=20, seed=3))
+    warp = TopPLogitsWarper(0.95)
+    for p, g in zip(problems, groups):
+        pid = tok(p.prompt)["input_ids"]
+        for c in g:
+            ids = torch.tensor([pid + c.token_ids])
+            with torch.no_grad():
+                logits = loaded.model(input_ids=ids).logits[0, len(pid) - 1 : len(pid) - 1 + len(c.token_ids)].float()
+            expect = torch.log_softmax(warp(None, logits / 0.6), -1).gather(1, torch.tensor(c.token_ids)[:, None]).squeeze(1)
+            assert torch.isfinite(expect).all()
+            np.testing.assert_allclose(c.logprobs, expect.numpy(), atol=1e-4)
+
+
+def test_shared_prefix_scoring_equals_per_row_scoring(base_model_dir):
+    """token_logprobs_shared (one prompt pass per group, cache gathered per completion) gives the same
+    log-probs, pooled prompt states and LoRA gradients as the per-row pass, on shuffled groups of unequal
+    prompt and completion lengths (empty completion included)."""
+    import torch
+
+    from disa_bench.models import add_lora
+    from disa_bench.rollout.scoring import token_logprobs, token_logprobs_shared
+
+    model = add_lora(load_model(base_model_dir).model, r=8, alpha=16, dropout=0.0)
+    g = torch.Generator().manual_seed(0)
+    for n, p in model.named_parameters():
+        if "lora_B" in n:
+            p.data = torch.randn(p.shape, generator=g) * 0.05
+    prompts = [[int(x) for x in torch.randint(4, 30, (int(torch.randint(5, 12, (1,), generator=g)),), generator=g)]
+               for _ in range(4)]
+    P = [p for p in prompts for _ in range(3)]
+    C = [[int(x) for x in torch.randint(4, 30, (int(torch.randint(0, 9, (1,), generator=g)),), generator=g)]
+         for _ in range(12)]
+    perm = torch.randperm(12, generator=g).tolist()
+    P, C = [P[i] for i in perm], [C[i] for i in perm]
+    model.train()
+    res = {}
+    for f in (token_logprobs, token_logprobs_shared):
+        model.zero_grad()
+        lp, mask, h = f(model, P, C, 0.7, 0, return_hidden=True)
+        ((lp * mask).sum() + h.sum() * 0.01).backward()
+        res[f.__name__] = (lp.detach(), mask, h.detach(),
+                           {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    a, b = res["token_logprobs"], res["token_logprobs_shared"]
+    assert torch.equal(a[1], b[1])
+    torch.testing.assert_close(b[0], a[0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(b[2], a[2], atol=1e-5, rtol=1e-5)
+    assert a[3].keys() == b[3].keys() and len(a[3]) > 0
+    for k in a[3]:
+        torch.testing.assert_close(b[3][k], a[3][k], atol=1e-4, rtol=1e-3)

@@ -51,7 +51,8 @@ def token_logprobs(model, prompt_ids: list[list[int]], completion_ids: list[list
 
 def sequence_logprobs(model, prompt_ids, completion_ids, temperature: float = 1.0, pad_id: int = 0,
                       batch_size: int = 128) -> list[list[float]]:
-    """No-grad per-token log-probs as python lists, batched (for scoring stores under pi_ref / q)."""
+    """No-grad per-token log-probs as python lists, batched (for scoring stores under pi_ref / q); rows of one
+    batch that share a prompt share its forward pass (:func:`token_logprobs_shared`)."""
     import torch
 
     out: list[list[float]] = []
@@ -59,9 +60,77 @@ def sequence_logprobs(model, prompt_ids, completion_ids, temperature: float = 1.
     model.eval()
     with torch.no_grad():
         for s in range(0, len(prompt_ids), batch_size):
-            lp, m = token_logprobs(model, prompt_ids[s : s + batch_size], completion_ids[s : s + batch_size],
-                                   temperature, pad_id)
+            lp, m = token_logprobs_shared(model, prompt_ids[s : s + batch_size], completion_ids[s : s + batch_size],
+                                          temperature, pad_id)
             for row, mrow in zip(lp.cpu(), m.cpu()):
                 out.append(row[: int(mrow.sum())].tolist())
     model.train(was_training)
     return out
+
+
+def token_logprobs_shared(model, prompt_ids: list[list[int]], completion_ids: list[list[int]], temperature: float = 1.0,
+                          pad_id: int = 0, return_hidden: bool = False):
+    """:func:`token_logprobs` with each distinct prompt run through the model once.
+
+    Rows that share a prompt (a GRPO group: n completions of one prompt) share its KV cache: the distinct
+    prompts are run left-padded, their cache is gathered to one row per completion (a differentiable index,
+    so gradients from every completion flow back into the one prompt pass), and the completions are run on
+    top of it. The result equals :func:`token_logprobs` up to float rounding (tested), with the prompt tokens
+    computed once per group instead of n times. Same return values and shapes.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    keys: dict[tuple, int] = {}
+    inv = [keys.setdefault(tuple(p), len(keys)) for p in prompt_ids]
+    uniq = [list(k) for k in keys]
+    U, B = len(uniq), len(prompt_ids)
+    wp = max(map(len, uniq))
+    plen = torch.tensor([len(p) for p in uniq])
+    inp = torch.tensor([[pad_id] * (wp - len(p)) + p for p in uniq], dtype=torch.long)
+    pmask = (torch.arange(wp)[None, :] >= (wp - plen)[:, None]).long()
+    ppos = (pmask.cumsum(-1) - 1).clamp(min=0)
+    clen = torch.tensor([len(c) for c in completion_ids])
+    tc = max(1, int(clen.max()))
+    comp = torch.full((B, tc), pad_id, dtype=torch.long)
+    for i, c in enumerate(completion_ids):
+        if len(c):
+            comp[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+    mask = torch.arange(tc)[None, :] < clen[:, None]
+    idx = torch.tensor(inv)
+    cache_kw = "cache" if _accepts(model, "cache") else "past_key_values"
+    out_p = model(input_ids=inp.to(device), attention_mask=pmask.to(device), position_ids=ppos.to(device), use_cache=True,
+                  output_hidden_states=return_hidden)
+    cache = getattr(out_p, cache_kw)
+    cache.batch_select_indices(idx.to(device))
+    full_mask = torch.cat([pmask[idx], torch.ones((B, tc), dtype=torch.long)], dim=1)
+    cpos = plen[idx][:, None] + torch.arange(tc)[None, :]
+    out_c = model(input_ids=comp.to(device), attention_mask=full_mask.to(device), position_ids=cpos.to(device),
+                  use_cache=True, **{cache_kw: cache})
+    # completion token j is predicted by the logits at the previous position: the last prompt token for j = 0
+    logits = torch.cat([out_p.logits[:, -1:, :][idx.to(device)], out_c.logits[:, : tc - 1, :]], dim=1).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    logps = torch.log_softmax(logits, dim=-1).gather(-1, comp.to(device)[:, :, None]).squeeze(-1)
+    mask = mask.to(device=device, dtype=logps.dtype)
+    logps = logps * mask
+    if not return_hidden:
+        return logps, mask
+    h = out_p.hidden_states[-1].float()
+    pm = pmask.to(device=device, dtype=h.dtype)
+    pooled = (h * pm.unsqueeze(-1)).sum(1) / pm.sum(1, keepdim=True).clamp(min=1)
+    return logps, mask, pooled[idx.to(device)]
+
+
+def _accepts(model, name: str) -> bool:
+    import inspect
+
+    base = model
+    for attr in ("module", "get_base_model"):  # DDP wrapper, peft wrapper
+        if hasattr(base, attr):
+            base = getattr(base, attr)
+            base = base() if callable(base) and attr == "get_base_model" else base
+    try:
+        return name in inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        return False
