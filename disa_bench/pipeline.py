@@ -11,7 +11,7 @@ re-renders the report from the files.
 
 Simplifications, stated: the RL methods train online (methods.md §6 #8) for the same number of steps,
 prompts per step, rollouts per prompt, learning rate, LoRA config and seed; LoRA-SFT reads the shared store's
-correct trajectories for the same number of steps. The default budget (150 steps x 16 prompts x 8) is what
+correct trajectories for the same number of steps. The default budget (200 steps x 16 prompts x 8) is what
 fits the 20-minute target on 2 CPU cores with all five methods; DISA alone at 300 steps is measured in
 README's results section.
 """
@@ -39,11 +39,11 @@ PROFILES: dict[str, dict] = {
         "sweep": {"betas": [1.0, 5.0], "alphas": [0.0, 1.0], "n_prompts": 4, "k": 8, "ref_k": 16, "bootstrap": 50},
     },
     # 2048 proposal prompts so the RL prompts are not memorized (RL on a few hundred prompts does not move the
-    # held-out score); 150 steps x 16 prompts x 8 rollouts per method keeps five methods within 20 minutes on
+    # held-out score); 200 steps x 16 prompts x 8 rollouts per method keeps five methods within 20 minutes on
     # 2 cores (measured: benchmarks/pipeline_time.py --profile default)
     "default": {
         "propose": {"n_prompts": 2048, "k": 8},
-        "train": {"steps": 150, "prompts_per_step": 16, "n": 8, "lr": 1e-3},
+        "train": {"steps": 200, "prompts_per_step": 16, "n": 8, "lr": 1e-3},
         "eval": {"n_prompts": 512},
         "sweep": {"betas": [1.0, 2.0, 5.0, 10.0], "alphas": [0.0, 0.25, 0.5, 0.75, 1.0], "n_prompts": 48, "k": 16,
                   "ref_k": 128},
