@@ -52,11 +52,12 @@ def test_every_stage_wrote_its_outputs(smoke):
 
 def test_same_budget_for_every_method(smoke):
     out, _ = smoke
-    keys = ("model", "store", "steps", "prompts_per_step", "n", "lr", "lora_r", "lora_alpha", "seed", "max_new_tokens")
+    keys = ("model", "store", "steps", "prompts_per_step", "n", "mini_batches", "lr", "lora_r", "lora_alpha", "seed",
+            "max_new_tokens")
     fair = {m: _j(out / "train" / m / "summary.json")["fairness"] for m in METHODS}
     for k in keys:
         assert len({json.dumps(f[k]) for f in fair.values()}) == 1, (k, {m: f[k] for m, f in fair.items()})
-    assert fair["disa"]["steps"] == 8 and fair["sft"]["data_source"] == "store:correct"
+    assert fair["disa"]["steps"] == 8 and fair["disa"]["mini_batches"] == 4 and fair["sft"]["data_source"] == "store:correct"
 
 
 def test_report_has_all_methods_claims_and_figures(smoke):
