@@ -35,18 +35,30 @@ def token_logprobs(model, prompt_ids: list[list[int]], completion_ids: list[list
     # logits at position t predict token t+1: completion token j sits at len(p)+j, predicted from len(p)+j-1
     pos = (plen[:, None] - 1 + torch.arange(tc)[None, :]).clamp(max=width - 1)
     out = model(input_ids=inp.to(device), attention_mask=attn.to(device), output_hidden_states=return_hidden)
-    logits = out.logits.gather(1, pos.to(device)[:, :, None].expand(-1, -1, out.logits.shape[-1])).float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    logps = torch.log_softmax(logits, dim=-1).gather(-1, tgt.to(device)[:, :, None]).squeeze(-1)
-    mask = mask.to(device=device, dtype=logps.dtype)
-    logps = logps * mask
+    logits = out.logits.gather(1, pos.to(device)[:, :, None].expand(-1, -1, out.logits.shape[-1]))
+    logps, mask = _target_logps(logits, tgt, mask, temperature)
     if not return_hidden:
         return logps, mask
-    h = out.hidden_states[-1].float()
-    pmask = (torch.arange(width)[None, :] < plen[:, None]).to(device=device, dtype=h.dtype)
-    pooled = (h * pmask.unsqueeze(-1)).sum(1) / pmask.sum(1, keepdim=True).clamp(min=1)
-    return logps, mask, pooled
+    return logps, mask, _pool(out.hidden_states[-1], torch.arange(width)[None, :] < plen[:, None])
+
+
+def _target_logps(logits, targets, mask, temperature: float):
+    """log_softmax(logits / T) at the target tokens, zeroed outside ``mask``; returns (logps, float mask)."""
+    import torch
+
+    logits = logits.float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.to(logits.device)[:, :, None]).squeeze(-1)
+    mask = mask.to(device=logits.device, dtype=logps.dtype)
+    return logps * mask, mask
+
+
+def _pool(hidden, token_mask):
+    """Mean of the final hidden states over the positions where ``token_mask`` is true (the prompt tokens)."""
+    h = hidden.float()
+    m = token_mask.to(device=h.device, dtype=h.dtype)
+    return (h * m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True).clamp(min=1)
 
 
 def sequence_logprobs(model, prompt_ids, completion_ids, temperature: float = 1.0, pad_id: int = 0,
@@ -108,18 +120,11 @@ def token_logprobs_shared(model, prompt_ids: list[list[int]], completion_ids: li
     out_c = model(input_ids=comp.to(device), attention_mask=full_mask.to(device), position_ids=cpos.to(device),
                   use_cache=True, **{cache_kw: cache})
     # completion token j is predicted by the logits at the previous position: the last prompt token for j = 0
-    logits = torch.cat([out_p.logits[:, -1:, :][idx.to(device)], out_c.logits[:, : tc - 1, :]], dim=1).float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    logps = torch.log_softmax(logits, dim=-1).gather(-1, comp.to(device)[:, :, None]).squeeze(-1)
-    mask = mask.to(device=device, dtype=logps.dtype)
-    logps = logps * mask
+    logits = torch.cat([out_p.logits[:, -1:, :][idx.to(device)], out_c.logits[:, : tc - 1, :]], dim=1)
+    logps, mask = _target_logps(logits, comp, mask, temperature)
     if not return_hidden:
         return logps, mask
-    h = out_p.hidden_states[-1].float()
-    pm = pmask.to(device=device, dtype=h.dtype)
-    pooled = (h * pm.unsqueeze(-1)).sum(1) / pm.sum(1, keepdim=True).clamp(min=1)
-    return logps, mask, pooled[idx.to(device)]
+    return logps, mask, _pool(out_p.hidden_states[-1], pmask.bool())[idx.to(device)]
 
 
 def _accepts(model, name: str) -> bool:
