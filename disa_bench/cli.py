@@ -47,6 +47,14 @@ def user_errors(fn):
     return wrapper
 
 
+def _rank_line(rank: int, world: int, s: dict) -> None:
+    """One line per DDP rank, written with a single write so ranks sharing a pipe do not interleave mid-line."""
+    import os
+
+    sys.stdout.flush()
+    os.write(1, f"rank {rank}/{world}: params_sha256 {s['params_sha256']} loss_last {s['loss_last']}\n".encode())
+
+
 def _flags(**kw) -> dict:
     return {k: v for k, v in kw.items() if v is not None}
 
@@ -303,11 +311,11 @@ def train(
 
         t = Trainer(cfg, Path(tempfile.mkdtemp(prefix="disa-bench-rank")))
         s = t.train()
-        print(f"rank {rank}/{world}: params_sha256 {s['params_sha256']} loss_last {s['loss_last']}", flush=True)
+        _rank_line(rank, world, s)
         return
     s = train_stage(cfg, out)
     if world > 1:
-        print(f"rank {rank}/{world}: params_sha256 {s['params_sha256']} loss_last {s['loss_last']}", flush=True)
+        _rank_line(rank, world, s)
     _console().print(f"trained {s['method']} ({s['data_source']}) for {s['steps']} steps: reward {s['reward_first']:.3f} -> "
                      f"{s['reward_last']:.3f}; adapter at {out / 'adapter'}")
 

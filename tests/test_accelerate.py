@@ -32,7 +32,7 @@ def test_ddp_two_cpu_ranks_stay_identical(tmp_path):
            "--config", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "run")]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    found = re.findall(r"rank (\d)/2: params_sha256 ([0-9a-f]{64}) loss_last (\S+)", p.stdout)
+    found = re.findall(r"rank (\d)/2: params_sha256 ([0-9a-f]{64}) loss_last ([-+0-9.eE]+|nan|inf|None)", p.stdout)
     ranks = {r: (h, float(loss)) for r, h, loss in found}
     assert set(ranks) == {"0", "1"}, p.stdout
     assert ranks["0"][0] == ranks["1"][0], "parameters diverged across DDP ranks"

@@ -69,7 +69,7 @@ def test_every_method_trains(world, method, data):
 
 def test_method_flags_reach_the_config(world):
     out = world / "t_flags"
-    r = run_cli("train", "--method", "grpo", "--store", world / "p" / "store.parquet", *TINY, "--steps", "1",
+    r = run_cli("train", "--method", "grpo", "--store", world / "p" / "store.parquet", *TINY, "--steps", "1", "--mini-batches", "1",
                 "--kl-coef", "0", "--loss-agg", "seq-mean-token-sum-norm", "--out", out)
     assert r.exit_code == 0, r.output + r.stderr
     s = json.loads((out / "summary.json").read_text())
