@@ -12,7 +12,8 @@ prompt; pi_old is the stored behaviour distribution (``behavior_logprobs``). Met
 
 The training prompt set is the store's prompts, so every method trains on the same prompts.
 
-Rollout backend (``backend``): ``hf`` samples with the policy itself; ``vllm`` samples with a vLLM engine on
+Rollout backend (``backend``): ``hf`` samples with the policy (under LoRA: a copy with the live adapter merged
+in, ``rollout/merged.py``); ``vllm`` samples with a vLLM engine on
 the base model plus the current LoRA: before each rollout batch the policy's adapter is saved
 (``save_pretrained`` of the unwrapped peft model) to ``OUT/vllm_lora/step-N`` and served through a fresh
 ``LoRARequest`` (``VLLMBackend.set_adapter``). So vllm needs LoRA (not ``--full``) and one process.
@@ -63,7 +64,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 1
     save_every: int = 0
-    backend: str = "hf"  # online rollouts: hf (the policy's generate) or vllm (engine + per-step LoRA sync)
+    backend: str = "hf"  # online rollouts: hf (rollout/hf.py on the policy) or vllm (engine + per-step LoRA sync)
     method_args: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -123,6 +124,9 @@ class Trainer:
         # passes for pi_old / pi_ref included in tokens_forward); generation is counted in tokens_generated.
         self.counts = {"tokens_generated": 0, "tokens_forward": 0, "tokens_forward_nograd": 0, "tokens_backward": 0,
                        "sequences": 0, "optimizer_steps": 0}
+        self._merged = None  # MergedPolicy: the hf rollout copy of a LoRA policy, made on first use
+        self._engine = None  # vllm backend, opened on first use
+        self._sync_step = 0  # LoRA syncs into the vllm engine so far
 
     # ------------------------------------------------------------------ setup
     def setup(self):
@@ -290,10 +294,10 @@ class Trainer:
         from .rollout import open_backend
 
         t0 = time.time()
-        self._sync_step = getattr(self, "_sync_step", 0) + 1
+        self._sync_step += 1
         d = self.out / "vllm_lora" / f"step-{self._sync_step}"
         self._policy_unwrapped().save_pretrained(d)
-        if getattr(self, "_engine", None) is None:
+        if self._engine is None:
             import torch
 
             kw = {"gpu_memory_utilization": 0.3} if torch.cuda.is_available() else {}  # the trainer shares the GPU
@@ -339,7 +343,7 @@ class Trainer:
         samples faster than the PeftModel; with --full the policy itself."""
         if self.cfg.full:
             return self._policy_unwrapped()
-        if getattr(self, "_merged", None) is None:
+        if self._merged is None:
             from .rollout.merged import MergedPolicy
 
             self._merged = MergedPolicy(self._policy_unwrapped())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..types import Completion, SamplingParams
 from .base import BACKENDS
+from .scoring import model_accepts
 
 
 @BACKENDS.register("hf")
@@ -11,9 +12,9 @@ class HFBackend:
     """Samples n completions per prompt from a transformers causal LM with its own KV-cached decode loop.
 
     Why not ``model.generate``: for small models its per-step bookkeeping (logits processors, stopping
-    criteria, cache plumbing) costs as much as the forward pass. This loop does only what sampling needs:
-    one prefill of the left-padded prompt batch (each prompt repeated n times), then one cached forward per
-    new token, temperature, top-p (HF's TopPLogitsWarper rule: drop the lowest-probability tokens whose
+    criteria, cache plumbing) costs as much as the forward pass. This loop does only what sampling needs
+    (:func:`sample_tokens`): one prefill of the left-padded prompt batch, its KV cache repeated for the n
+    samples, then one cached forward per new token, temperature, top-p (HF's TopPLogitsWarper rule: drop the lowest-probability tokens whose
     cumulative mass is <= 1 - top_p, always keeping the most likely one), a multinomial draw from a seeded
     ``torch.Generator`` (the global RNG is not touched), and a stop as soon as every row has emitted EOS.
     Prompts are batched in order of token length, and no attention mask is built when the prompts of a
@@ -110,17 +111,17 @@ def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eo
     rows = inp.shape[0] * n
     toks = torch.full((rows, params.max_new_tokens), pad, dtype=torch.long)
     lps = torch.zeros((rows, params.max_new_tokens))
-    keep = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    keep = {"logits_to_keep": 1} if model_accepts(model, "logits_to_keep") else {}
     # transformers >= 5.2x names the KV cache ``cache`` (``past_key_values`` before)
-    cache_kw = "cache" if _accepts(model, "cache") else "past_key_values"
+    cache_kw = "cache" if model_accepts(model, "cache") else "past_key_values"
     with torch.no_grad():
         res = model(input_ids=inp, attention_mask=attn, position_ids=pos, use_cache=True, **keep)
         logits = res.logits[:, -1, :].float().repeat_interleave(n, 0)
         cache = getattr(res, cache_kw)
         if n > 1:
             cache.batch_repeat_interleave(n)
-        if n > 1 and attn is not None:
-            attn, pos = attn.repeat_interleave(n, 0), pos.repeat_interleave(n, 0)
+            if attn is not None:
+                attn, pos = attn.repeat_interleave(n, 0), pos.repeat_interleave(n, 0)
         live = torch.arange(rows, device=device)  # output row of each batch row
         done = torch.zeros(rows, dtype=torch.bool, device=device)  # per batch row: emitted EOS already
         for step in range(params.max_new_tokens):
@@ -177,13 +178,3 @@ def _tiny_cpu_eager(model) -> str | None:
     except (ValueError, ImportError, AttributeError):
         return None
     return current
-
-
-def _accepts(model, name: str) -> bool:
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    try:
-        return name in inspect.signature(base.forward).parameters
-    except (TypeError, ValueError):
-        return False

@@ -110,7 +110,7 @@ def token_logprobs_shared(model, prompt_ids: list[list[int]], completion_ids: li
             comp[i, : len(c)] = torch.tensor(c, dtype=torch.long)
     mask = torch.arange(tc)[None, :] < clen[:, None]
     idx = torch.tensor(inv)
-    cache_kw = "cache" if _accepts(model, "cache") else "past_key_values"
+    cache_kw = "cache" if model_accepts(model, "cache") else "past_key_values"
     out_p = model(input_ids=inp.to(device), attention_mask=pmask.to(device), position_ids=ppos.to(device), use_cache=True,
                   output_hidden_states=return_hidden)
     cache = getattr(out_p, cache_kw)
@@ -127,7 +127,9 @@ def token_logprobs_shared(model, prompt_ids: list[list[int]], completion_ids: li
     return logps, mask, _pool(out_p.hidden_states[-1], pmask.bool())[idx.to(device)]
 
 
-def _accepts(model, name: str) -> bool:
+def model_accepts(model, name: str) -> bool:
+    """Whether the (DDP- / peft-unwrapped) model's ``forward`` takes keyword ``name`` (names differ across
+    transformers versions, e.g. ``cache`` vs ``past_key_values``)."""
     import inspect
 
     base = model
