@@ -144,6 +144,8 @@ def read_anchor(path) -> dict[str, dict]:
     p = Path(path)
     if not p.exists():
         raise UserError(f"anchor file {str(p)!r} does not exist (make one with 'disa-bench anchor')")
+    if p.is_dir() and (p / "anchor.parquet").is_file():  # the --out dir of 'disa-bench anchor'
+        p = p / "anchor.parquet"
     try:
         t = pq.read_table(p)
     except Exception as e:

@@ -77,6 +77,8 @@ def read_store(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise UserError(f"trajectory store {str(path)!r} does not exist")
+    if path.is_dir() and (path / "store.parquet").is_file():  # the --out dir of 'disa-bench propose'
+        path = path / "store.parquet"
     try:
         table = pq.read_table(path)
     except Exception as e:  # corrupt / not parquet

@@ -95,6 +95,30 @@ def test_top_p_sampling_logprobs_are_the_processed_distribution(loaded):
             np.testing.assert_allclose(c.logprobs, expect.numpy(), atol=1e-4)
 
 
+def test_shared_prefix_scoring_has_no_scatter_accumulate_backward(base_model_dir):
+    """The gather of each prompt's cache rows to its completions must not be advanced indexing: its backward is
+    index_put_(accumulate=True), which CPU torch runs with parallel atomic adds (thread-order sums, so training
+    is not reproducible across processes). index_select's backward sums in index order."""
+    import torch
+
+    from disa_bench.models import add_lora
+    from disa_bench.rollout.scoring import token_logprobs_shared
+
+    model = add_lora(load_model(base_model_dir).model, r=4, alpha=8, dropout=0.0)
+    lp, mask, h = token_logprobs_shared(model, [[5, 6, 7]] * 3 + [[8, 9]] * 2, [[10, 11], [12], [13, 14, 15], [16], []],
+                                        1.0, 0, return_hidden=True)
+    seen, stack, names = set(), [((lp * mask).sum() + h.sum()).grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.add(type(fn).__name__)
+        stack.extend(nxt for nxt, _ in fn.next_functions)
+    assert "IndexSelectBackward0" in names
+    assert not {n for n in names if n.startswith(("IndexBackward", "IndexPutBackward"))}, sorted(names)
+
+
 def test_shared_prefix_scoring_equals_per_row_scoring(base_model_dir):
     """token_logprobs_shared (one prompt pass per group, cache gathered per completion) gives the same
     log-probs, pooled prompt states and LoRA gradients as the per-row pass, on shuffled groups of unequal

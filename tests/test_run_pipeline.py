@@ -5,12 +5,17 @@
 - the judge wrote offline diversity measures for every eval dir; the sweep has its grid; the report has the
   claims table, the figures (bars, curves, diversity, sensitivity) and all formats;
 - the same seed reproduces DISA's per-prompt eval numbers exactly (a second, shorter run: DISA only, no sweep);
+- training with several optimizer steps per rollout batch and two torch threads gives bit-identical adapters in
+  two separate processes (the committed report's reproduction depends on it);
 - bad --methods values give one error line and write nothing.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -95,6 +100,23 @@ def test_same_seed_reproduces_disa(smoke, tmp_path):
     assert a["per_prompt"] == b["per_prompt"] and a["mean@8"] == b["mean@8"]
     assert not (tmp_path / "again" / "sweep").exists()
     assert {row["name"] for row in _j(tmp_path / "again" / "report" / "report.json")["accuracy"]["rows"]} == {"base", "disa"}
+
+
+def test_training_reproduces_across_processes(smoke, tmp_path):
+    """Two fresh processes, two torch threads each, 4 optimizer steps per rollout batch (the run's budget): the
+    same adapter bit for bit. Fails when a backward kernel sums in thread-timing order (it did: the shared-prefix
+    cache gather's scatter-add, see rollout.scoring._select_rows)."""
+    out, _ = smoke
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "DISA_BENCH_QUIET": "1"}
+    shas = []
+    for i in range(2):
+        r = subprocess.run([sys.executable, "-m", "disa_bench", "train", "--method", "disa", "--store", str(out / "propose"),
+                            "--anchor", str(out / "anchor"), "--steps", "2", "--prompts-per-step", "8", "--n", "8",
+                            "--mini-batches", "4", "--lr", "2.5e-4", "--out", str(tmp_path / f"t{i}")],
+                           env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        shas.append(_j(tmp_path / f"t{i}" / "summary.json")["params_sha256"])
+    assert shas[0] == shas[1]
 
 
 @pytest.mark.parametrize("methods, expect", [("disa,nope", "nope"), ("disa,disa", "twice")])

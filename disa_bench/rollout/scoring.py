@@ -114,17 +114,35 @@ def token_logprobs_shared(model, prompt_ids: list[list[int]], completion_ids: li
     out_p = model(input_ids=inp.to(device), attention_mask=pmask.to(device), position_ids=ppos.to(device), use_cache=True,
                   output_hidden_states=return_hidden)
     cache = getattr(out_p, cache_kw)
-    cache.batch_select_indices(idx.to(device))
+    _select_rows(cache, idx.to(device))
     full_mask = torch.cat([pmask[idx], torch.ones((B, tc), dtype=torch.long)], dim=1)
     cpos = plen[idx][:, None] + torch.arange(tc)[None, :]
     out_c = model(input_ids=comp.to(device), attention_mask=full_mask.to(device), position_ids=cpos.to(device),
                   use_cache=True, **{cache_kw: cache})
     # completion token j is predicted by the logits at the previous position: the last prompt token for j = 0
-    logits = torch.cat([out_p.logits[:, -1:, :][idx.to(device)], out_c.logits[:, : tc - 1, :]], dim=1)
+    logits = torch.cat([out_p.logits[:, -1:, :].index_select(0, idx.to(device)), out_c.logits[:, : tc - 1, :]], dim=1)
     logps, mask = _target_logps(logits, comp, mask, temperature)
     if not return_hidden:
         return logps, mask
-    return logps, mask, _pool(out_p.hidden_states[-1], pmask.bool())[idx.to(device)]
+    return logps, mask, _pool(out_p.hidden_states[-1], pmask.bool()).index_select(0, idx.to(device))
+
+
+def _select_rows(cache, idx) -> None:
+    """Keep rows ``idx`` (repeats allowed) of every cache layer, with ``index_select``.
+
+    Not transformers' ``batch_select_indices``: that indexes with ``keys[idx]``, whose backward is an
+    ``index_put_(accumulate=True)`` that CPU torch runs with parallel atomic adds, so the gradient of a
+    repeated prompt row is summed in a thread-timing-dependent order and training with more than one thread
+    is not bitwise reproducible across processes. ``index_select``'s backward (``index_add_``) sums in index
+    order. Caches without per-layer ``keys``/``values`` fall back to ``batch_select_indices``."""
+    layers = getattr(cache, "layers", None)
+    if not layers or not all(hasattr(layer, "keys") and hasattr(layer, "values") for layer in layers):
+        cache.batch_select_indices(idx)
+        return
+    for layer in layers:
+        if getattr(layer, "keys", None) is not None and layer.keys.numel():
+            layer.keys = layer.keys.index_select(0, idx)
+            layer.values = layer.values.index_select(0, idx)
 
 
 def model_accepts(model, name: str) -> bool:

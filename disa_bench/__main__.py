@@ -1,0 +1,5 @@
+"""``python -m disa_bench`` = the ``disa-bench`` command."""
+
+from .cli import main
+
+main()
