@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from ..types import Completion, SamplingParams
 from .base import BACKENDS
 from .scoring import model_accepts
@@ -18,7 +20,8 @@ class HFBackend:
     cumulative mass is <= 1 - top_p, always keeping the most likely one), a multinomial draw from a seeded
     ``torch.Generator`` (the global RNG is not touched), and a stop as soon as every row has emitted EOS.
     Prompts are batched in order of token length, and no attention mask is built when the prompts of a
-    batch have equal length.
+    batch have equal length. Tiny models on CPU decode with shared-prefix attention (prefix_attention.py: the
+    n samples of a prompt read one copy of its KV cache instead of n).
 
     The returned per-token log-probs are ``log_softmax`` of the *processed* logits (after temperature and
     top-p), i.e. the log-probability under the distribution the token was actually drawn from.
@@ -90,9 +93,9 @@ def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eo
 
     Two savings over sampling n copies of each prompt independently (what ``generate`` with
     ``num_return_sequences`` or a harness's ``repeats`` does): the prompt is prefilled once and its KV cache
-    repeated n times, and rows that have emitted EOS are dropped from the batch (cache rows included) once
-    they are at least a quarter of it, so the forward passes shrink as samples finish. Neither changes any
-    row's sampling distribution.
+    repeated n times (with the shared-prefix attention: kept once and read by all n rows), and rows that have
+    emitted EOS are dropped from the batch (cache rows included) once they are at least a quarter of it, so the
+    forward passes shrink as samples finish. Neither changes any row's sampling distribution.
 
     Returns (token lists, per-token processed log-prob lists), each row up to ``max_new_tokens`` long and
     padded after EOS (callers cut at the first EOS).
@@ -109,49 +112,61 @@ def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eo
         attn = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in prompt_ids], device=device)
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
     rows = inp.shape[0] * n
-    toks = torch.full((rows, params.max_new_tokens), pad, dtype=torch.long)
-    lps = torch.zeros((rows, params.max_new_tokens))
     keep = {"logits_to_keep": 1} if model_accepts(model, "logits_to_keep") else {}
     # transformers >= 5.2x names the KV cache ``cache`` (``past_key_values`` before)
     cache_kw = "cache" if model_accepts(model, "cache") else "past_key_values"
-    with torch.no_grad():
+    with torch.inference_mode():
         res = model(input_ids=inp, attention_mask=attn, position_ids=pos, use_cache=True, **keep)
         logits = res.logits[:, -1, :].float().repeat_interleave(n, 0)
         cache = getattr(res, cache_kw)
+        shared = _shared_prefix(model, cache, n)
         if n > 1:
-            cache.batch_repeat_interleave(n)
+            if shared is None:
+                cache.batch_repeat_interleave(n)
             if attn is not None:
                 attn, pos = attn.repeat_interleave(n, 0), pos.repeat_interleave(n, 0)
-        live = torch.arange(rows, device=device)  # output row of each batch row
-        done = torch.zeros(rows, dtype=torch.bool, device=device)  # per batch row: emitted EOS already
-        for step in range(params.max_new_tokens):
-            if params.temperature != 1.0:
-                logits = logits / params.temperature
-            logits = top_p_filter(logits, params.top_p)
-            logp = torch.log_softmax(logits, dim=-1)
-            nxt = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
-            lp = logp.gather(1, nxt[:, None]).squeeze(1)
-            fresh = ~done
-            out_rows = live[fresh].cpu()
-            toks[out_rows, step] = nxt[fresh].cpu()
-            lps[out_rows, step] = lp[fresh].float().cpu()
-            done = done | (nxt == eos)
-            n_done = int(done.sum())
-            if n_done == len(live) or step + 1 == params.max_new_tokens:
-                break
-            if n_done * COMPACT >= len(live):  # compact: drop finished rows from the batch and the cache
-                idx = (~done).nonzero().squeeze(1)
-                cache.batch_select_indices(idx)
-                live, done, nxt = live[idx], done[idx], nxt[idx]
-                if attn is not None:
-                    attn, pos = attn[idx], pos[idx]
+        with shared or contextlib.nullcontext():
+            return _decode(model, cache, cache_kw, shared, logits, attn, pos, params, eos, pad, gen, rows, device)
+
+
+def _decode(model, cache, cache_kw, shared, logits, attn, pos, params, eos, pad, gen, rows, device):
+    """The decode loop of :func:`sample_tokens` (from the prefill's last logits and cache)."""
+    import torch
+
+    toks = torch.full((rows, params.max_new_tokens), pad, dtype=torch.long)
+    lps = torch.zeros((rows, params.max_new_tokens))
+    live = torch.arange(rows, device=device)  # output row of each batch row
+    done = torch.zeros(rows, dtype=torch.bool, device=device)  # per batch row: emitted EOS already
+    for step in range(params.max_new_tokens):
+        if params.temperature != 1.0:
+            logits = logits / params.temperature
+        logits = top_p_filter(logits, params.top_p)
+        logp = torch.log_softmax(logits, dim=-1)
+        nxt = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
+        lp = logp.gather(1, nxt[:, None]).squeeze(1)
+        fresh = ~done
+        out_rows = live[fresh].cpu()
+        toks[out_rows, step] = nxt[fresh].cpu()
+        lps[out_rows, step] = lp[fresh].float().cpu()
+        done = done | (nxt == eos)
+        n_done = int(done.sum())
+        if n_done == len(live) or step + 1 == params.max_new_tokens:
+            break
+        if n_done * COMPACT >= len(live):  # compact: drop finished rows from the batch and the cache
+            idx = (~done).nonzero().squeeze(1)
+            cache.batch_select_indices(idx)
+            if shared is not None:
+                shared.select(idx)
+            live, done, nxt = live[idx], done[idx], nxt[idx]
             if attn is not None:
-                attn = torch.cat([attn, torch.ones((len(live), 1), dtype=attn.dtype, device=device)], dim=1)
-                pos = pos[:, -1:] + 1
-            res = model(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos, use_cache=True,
-                        **{cache_kw: cache})
-            cache = getattr(res, cache_kw)
-            logits = res.logits[:, -1, :].float()
+                attn, pos = attn[idx], pos[idx]
+        if attn is not None:
+            attn = torch.cat([attn, torch.ones((len(live), 1), dtype=attn.dtype, device=device)], dim=1)
+            pos = pos[:, -1:] + 1
+        res = model(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos, use_cache=True,
+                    **{cache_kw: cache})
+        cache = getattr(res, cache_kw)
+        logits = res.logits[:, -1, :].float()
     return toks.tolist(), lps.tolist()
 
 
@@ -164,9 +179,12 @@ def _base(model):
 
 
 def _tiny_cpu_eager(model) -> str | None:
-    """For tiny models on CPU, sample with eager attention: at batch 512 x 20 tokens the SDPA kernel's per-call
-    cost exceeds the attention math (measured on embedded:base, 256 prompts x 8: 2.2 s eager vs 2.7 s SDPA).
-    Returns the implementation to restore afterwards, or None when nothing was changed."""
+    """For tiny models on CPU, sample with eager-style attention: at batch 512 x 20 tokens the SDPA kernel's
+    per-call cost exceeds the attention math (measured on embedded:base, 256 prompts x 8: 2.2 s eager vs 2.7 s
+    SDPA). The implementation set is the shared-prefix attention (prefix_attention.py), which is eager attention
+    for prefill and splits decode attention into one shared prompt part and a per-row suffix (1.6 s on the same
+    run); plain eager if it cannot be registered. Returns the implementation to restore afterwards, or None when
+    nothing was changed."""
     base = _base(model)
     current = getattr(base.config, "_attn_implementation", None)
     if current != "sdpa" or next(base.parameters()).device.type != "cpu" or not hasattr(base, "set_attn_implementation"):
@@ -174,7 +192,24 @@ def _tiny_cpu_eager(model) -> str | None:
     if sum(p.numel() for p in base.parameters()) > TINY_PARAMS:
         return None
     try:
-        base.set_attn_implementation("eager")
-    except (ValueError, ImportError, AttributeError):
-        return None
+        from .prefix_attention import register
+
+        base.set_attn_implementation(register())
+    except (ValueError, ImportError, AttributeError, KeyError):
+        try:
+            base.set_attn_implementation("eager")
+        except (ValueError, ImportError, AttributeError):
+            return None
     return current
+
+
+def _shared_prefix(model, cache, n: int):
+    """A :class:`~.prefix_attention.SharedPrefix` over the prefilled ``cache`` when the model samples with the
+    shared-prefix attention (tiny models on CPU, see :func:`_tiny_cpu_eager`), else None."""
+    from .prefix_attention import NAME, SharedPrefix, can_share
+
+    cfg = _base(model).config
+    if getattr(cfg, "_attn_implementation", None) != NAME or not can_share(cache):
+        return None
+    heads, kv = cfg.num_attention_heads, getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    return SharedPrefix(cache, n, [heads // kv] * len(cache.layers))

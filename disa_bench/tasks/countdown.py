@@ -227,6 +227,18 @@ def reachable(nums: tuple[int, ...]) -> frozenset[int]:
     return frozenset(out)
 
 
+def _split_of(split_seed: int, test_frac: float, train_frac: float, nums, target) -> str:
+    h = hashlib.sha256(f"{split_seed}|{nums}|{target}".encode()).digest()
+    u = int.from_bytes(h[:8], "big") / 2**64
+    return "test" if u < test_frac else "train" if u < test_frac + train_frac else "sft"
+
+
+@functools.lru_cache(maxsize=None)
+def _split_pairs(size: int, split: str, split_seed: int, test_frac: float, train_frac: float) -> tuple:
+    """The (numbers, target) pairs of one size in one split (a hash of the pair decides; stable across runs)."""
+    return tuple(p for p in _universe(size) if _split_of(split_seed, test_frac, train_frac, *p) == split)
+
+
 @functools.lru_cache(maxsize=None)
 def _universe(n_numbers: int) -> tuple[tuple[tuple[int, ...], int], ...]:
     """All (sorted numbers, target) pairs with at least one solution and a target in range."""
@@ -272,17 +284,16 @@ class Countdown:
     max_new_tokens: int = 20
 
     def _split_of(self, nums, target) -> str:
-        h = hashlib.sha256(f"{self.split_seed}|{nums}|{target}".encode()).digest()
-        u = int.from_bytes(h[:8], "big") / 2**64
-        return "test" if u < self.test_frac else "train" if u < self.test_frac + self.train_frac else "sft"
+        return _split_of(self.split_seed, self.test_frac, self.train_frac, nums, target)
 
     def pairs(self, split: str):
         if split not in ("train", "test", "sft"):
             from ..errors import UserError
 
             raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: train, test, sft")
-        if split not in self._cache:
-            self._cache[split] = {size: [p for p in _universe(size) if self._split_of(*p) == split] for size in self.sizes}
+        if split not in self._cache:  # per instance, from a per-process cache of the hashed splits
+            self._cache[split] = {size: list(_split_pairs(size, split, self.split_seed, self.test_frac, self.train_frac))
+                                  for size in self.sizes}
         return self._cache[split]
 
     def problems(self, split: str, n: int | None = None, seed: int = 0) -> list[Problem]:
