@@ -172,6 +172,9 @@ def _decode(model, cache, cache_kw, shared, logits, attn, pos, params, eos, pad,
 
 COMPACT = 4  # drop finished rows once they are >= 1/COMPACT of the batch
 TINY_PARAMS = 20_000_000
+# architectures whose eager attention is transformers' Llama eager_attention_forward (the shared-prefix
+# attention falls back to it for prefill); others (e.g. the GPT-2 enumerable-world models) sample with eager
+SHARED_PREFIX_MODEL_TYPES = ("llama",)
 
 
 def _base(model):
@@ -183,7 +186,7 @@ def _tiny_cpu_eager(model) -> str | None:
     per-call cost exceeds the attention math (measured on embedded:base, 256 prompts x 8: 2.2 s eager vs 2.7 s
     SDPA). The implementation set is the shared-prefix attention (prefix_attention.py), which is eager attention
     for prefill and splits decode attention into one shared prompt part and a per-row suffix (1.6 s on the same
-    run); plain eager if it cannot be registered. Returns the implementation to restore afterwards, or None when
+    run) for Llama-architecture models; plain eager for others. Returns the implementation to restore afterwards, or None when
     nothing was changed."""
     base = _base(model)
     current = getattr(base.config, "_attn_implementation", None)
@@ -191,15 +194,18 @@ def _tiny_cpu_eager(model) -> str | None:
         return None
     if sum(p.numel() for p in base.parameters()) > TINY_PARAMS:
         return None
-    try:
-        from .prefix_attention import register
-
-        base.set_attn_implementation(register())
-    except (ValueError, ImportError, AttributeError, KeyError):
+    impl = "eager"
+    if getattr(base.config, "model_type", None) in SHARED_PREFIX_MODEL_TYPES:
         try:
-            base.set_attn_implementation("eager")
-        except (ValueError, ImportError, AttributeError):
-            return None
+            from .prefix_attention import register
+
+            impl = register()
+        except (ImportError, KeyError):
+            pass
+    try:
+        base.set_attn_implementation(impl)
+    except (ValueError, ImportError, AttributeError):
+        return None
     return current
 
 

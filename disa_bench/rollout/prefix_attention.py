@@ -13,7 +13,7 @@ generated tokens are cached per row. Each decode step's attention is computed in
 which is eager attention's softmax(q Kᵀ · scale + mask) V over the concatenated keys, up to float rounding (the
 sums run in a different order). Masks are eager's additive masks, split at Lp. This is cascade / shared-prefix
 attention (as in Hydragen, FlashInfer's cascade kernels) reduced to what a tiny CPU model needs: plain torch ops,
-query length 1, used only by :func:`disa_bench.rollout.hf.sample_tokens` on small models on CPU, where memory
+query length 1, used only by :func:`disa_bench.rollout.hf.sample_tokens` on small Llama-architecture models on CPU, where memory
 copies rather than FLOPs dominate. Prefill and every other forward use transformers' eager attention unchanged.
 """
 
