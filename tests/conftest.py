@@ -64,3 +64,18 @@ def run_cli(*args: str):
     from disa_bench.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_error_line(r, *needles, out_dir=None, code: int | None = None) -> str:
+    """A user mistake: exit status != 0 (or ``code``), exactly one stderr line ``error: ...`` containing every
+    needle, no traceback, and nothing written under ``out_dir``. Returns the line."""
+    assert (r.exit_code == code) if code is not None else (r.exit_code != 0), r.output
+    err = r.stderr if hasattr(r, "stderr") else r.output
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    assert "Traceback" not in r.output
+    if out_dir is not None:
+        assert not out_dir.exists() or not [p for p in out_dir.iterdir()], list(out_dir.iterdir())
+    return lines[0]

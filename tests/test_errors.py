@@ -4,19 +4,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import one_error_line, run_cli
 
 
 def _assert_clean_failure(r, out_dir, *needles):
-    assert r.exit_code != 0, r.output
-    err = r.stderr if hasattr(r, "stderr") else r.output
-    lines = [x for x in err.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    assert "Traceback" not in r.output
-    if out_dir is not None:
-        assert not out_dir.exists() or not [p for p in out_dir.iterdir()], list(out_dir.iterdir())
+    one_error_line(r, *needles, out_dir=out_dir)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from conftest import run_cli
+from conftest import one_error_line, run_cli
 from disa_bench.errors import UserError
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
@@ -23,14 +23,7 @@ TOL = 1e-3
 
 
 def _one_error_line(r, *needles):
-    assert r.exit_code == 2, r.output
-    err = r.stderr if hasattr(r, "stderr") else r.output
-    lines = [x for x in err.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    assert "Traceback" not in r.output
-    return lines[0]
+    return one_error_line(r, *needles, code=2)
 
 
 # ---------------------------------------------------------------- always run (no vllm needed)

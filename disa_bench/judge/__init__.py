@@ -85,10 +85,7 @@ def run_judge(eval_dir: Path, out_dir: Path, cfg, warn=None) -> dict:
     path = Path(eval_dir) / "samples.jsonl"
     if not path.is_file():
         raise UserError(f"{eval_dir}: no samples.jsonl (expected an eval dir written by `disa-bench eval`)")
-    try:
-        groups = load_samples(path)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    groups = load_samples(path)
     if not groups:
         raise UserError(f"{path}: no samples")
     m = Manifest("judge", cfg.public() | {"eval_dir": str(eval_dir)}, seed=0)

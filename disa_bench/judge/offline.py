@@ -31,19 +31,16 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def load_samples(path: str | Path) -> dict[str, list[dict]]:
-    """Rows of a ``samples.jsonl`` grouped by ``prompt_id`` (file order kept, rows sorted by ``sample``)."""
+    """Rows of a ``samples.jsonl`` grouped by ``prompt_id`` (file order kept, rows sorted by ``sample``).
+    A bad line is a UserError naming the file and line."""
+    from ..errors import UserError
+    from ..io import read_jsonl_rows
+
     groups: dict[str, list[dict]] = {}
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-            if "prompt_id" not in row or "response" not in row:
-                raise ValueError(f"{path}:{i}: a sample row needs 'prompt_id' and 'response'")
-            groups.setdefault(str(row["prompt_id"]), []).append(row)
+    for i, row in read_jsonl_rows(path, "a sample row (JSON object)"):
+        if "prompt_id" not in row or "response" not in row:
+            raise UserError(f"{path}:{i}: a sample row needs 'prompt_id' and 'response'")
+        groups.setdefault(str(row["prompt_id"]), []).append(row)
     for rows in groups.values():
         rows.sort(key=lambda r: r.get("sample", 0))
     return groups

@@ -7,6 +7,7 @@ import base64
 import html as _html
 from pathlib import Path
 
+from ..errors import UserError
 from .render import FLAG_MARK, acc_cell_text, p_text, provenance_lines
 from .tables import fmt_num
 
@@ -130,7 +131,7 @@ def _samples_by_prompt(tr) -> dict[str, list[dict]]:
 
     try:
         return load_samples(tr.samples_path)
-    except (ValueError, OSError):
+    except (UserError, OSError):
         return {}
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 
 import numpy as np
 
+from ..errors import UserError
 from .collect import Collection, Entry, TaskResult
 
 N_BOOT = 2000
@@ -171,7 +172,7 @@ def problem_diversity(tr: TaskResult) -> dict[str, dict]:
         return out
     try:
         groups = load_samples(tr.samples_path)
-    except (ValueError, OSError):
+    except (UserError, OSError):
         return out
     for pid, rows in groups.items():
         off = problem_measures(rows)["all"]
