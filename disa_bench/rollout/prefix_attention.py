@@ -13,8 +13,12 @@ generated tokens are cached per row. Each decode step's attention is computed in
 which is eager attention's softmax(q Kᵀ · scale + mask) V over the concatenated keys, up to float rounding (the
 sums run in a different order). Masks are eager's additive masks, split at Lp. This is cascade / shared-prefix
 attention (as in Hydragen, FlashInfer's cascade kernels) reduced to what a tiny CPU model needs: plain torch ops,
-query length 1, used only by :func:`disa_bench.rollout.hf.sample_tokens` on small Llama-architecture models on CPU, where memory
-copies rather than FLOPs dominate. Prefill and every other forward use transformers' eager attention unchanged.
+query length 1, used only by :func:`disa_bench.rollout.hf.sample_tokens` on small Llama-architecture models on
+CPU, where memory copies rather than FLOPs dominate. Prefill and every other forward use transformers' eager
+attention unchanged.
+
+Measured (embedded:base, 256 countdown prompts x 8, T 0.6, one thread, same process): eval 2.24-2.39 s against
+2.47-3.0 s with eager attention; at training-rollout sizes (8-64 prompts x 8) the two are within 2%.
 """
 
 from __future__ import annotations
@@ -127,7 +131,9 @@ def attention(module, query, key, value, attention_mask, scaling: float, dropout
         s_p = s_p + m[..., :lp]
         s_s = s_s + m[..., lp:]
     s_p, s_s = s_p.float(), s_s.float()
-    top = torch.maximum(s_p.amax(-1, keepdim=True), s_s.amax(-1, keepdim=True)) if s_s.shape[-1] else s_p.amax(-1, keepdim=True)
+    top = s_p.amax(-1, keepdim=True)
+    if s_s.shape[-1]:
+        top = torch.maximum(top, s_s.amax(-1, keepdim=True))
     p_p, p_s = torch.exp(s_p - top), torch.exp(s_s - top)
     denom = p_p.sum(-1, keepdim=True) + p_s.sum(-1, keepdim=True)
     p_grid = p_p.new_zeros((prefix.prompts, prefix.n, H, lp))
