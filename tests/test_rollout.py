@@ -191,3 +191,27 @@ def test_shared_prefix_decoding_matches_eager_decoding(loaded, monkeypatch):
     for a, b, n in zip(l_e, l_s, lengths):
         np.testing.assert_allclose(b[:n], a[:n], atol=1e-5)
     assert prefix_attention._STATE.prefix is None  # the context is cleared after sampling
+
+
+def test_shared_prefix_decoding_grouped_query_attention():
+    """The same equality on a random tiny Llama with grouped-query attention (4 query heads over 2 KV heads),
+    where the shared prefix is expanded per query head once and the suffix by transformers' repeat_kv."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from disa_bench.rollout import prefix_attention
+    from disa_bench.rollout.hf import sample_tokens
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=64)
+    model = LlamaForCausalLM(cfg).eval()
+    ids = [[5, 6, 7, 8, 9], [10, 11, 12], [13, 14, 15, 16]]
+    params = SamplingParams(n=3, temperature=1.0, top_p=1.0, max_new_tokens=12, seed=0)
+    out = {}
+    for impl in ("eager", prefix_attention.register()):
+        model.set_attn_implementation(impl)
+        out[impl] = sample_tokens(model, ids, params, 1, 0, torch.Generator().manual_seed(3))
+    (t_e, l_e), (t_s, l_s) = out["eager"], out[prefix_attention.NAME]
+    assert t_e == t_s
+    np.testing.assert_allclose(np.array(l_s), np.array(l_e), atol=1e-5)
