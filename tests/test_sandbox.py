@@ -62,13 +62,30 @@ def _no_leftover_workdirs():
 
 def test_isolation_status_is_reported():
     st = isolation_status()
-    for k in ("root", "uid_switch", "network_isolated", "mount_ns", "nproc_enforced"):
+    for k in ("root", "uid_switch", "network_isolated", "mount_ns", "nproc_enforced", "env_visible"):
         assert isinstance(st[k], bool)
     print("isolation on this machine:", st)
     r = run_python("pass", limits=FAST)
     assert r.network_isolated == st["network_isolated"] and r.isolation == st
     if st["root"]:  # as root we must not run untrusted code as root: the uid switch has to work
         assert st["uid_switch"]
+
+
+def test_env_visibility_is_probed_and_explained(monkeypatch):
+    """``env_visible`` is the real answer for this checkout: it says whether a sandboxed program imports from this
+    environment (numpy is installed here). When it is False, an import failure's reason names the unreadable
+    environment instead of a bare ModuleNotFoundError."""
+    import sys
+
+    from disa_bench.graders import sandbox
+
+    st = isolation_status()
+    r = run_python("import sys, numpy; print(sys.prefix)", limits=FAST)
+    assert (r.verdict == "pass" and r.stdout.strip() == sys.prefix) == st["env_visible"], (r.verdict, r.reason)
+    monkeypatch.setattr(sandbox, "isolation_status", lambda: {**st, "env_visible": False})
+    verdict, reason = sandbox._classify(1, "Traceback...\nModuleNotFoundError: No module named 'numpy'\n", False,
+                                        False, FAST)
+    assert verdict == "error" and "cannot read" in reason and sys.prefix in reason
 
 
 def test_ordinary_verdicts():

@@ -56,6 +56,10 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 # world-writable dirs that are replaced by the run's own temp dir inside the mount namespace
+ENV_HINT = ("sandboxed programs cannot see this Python environment ({prefix}): as root they run under a fresh "
+            "uid, which cannot search a parent dir of it (e.g. a 0700 mktemp dir), so code checks that import its "
+            "packages fail with ModuleNotFoundError; make the parent dirs searchable (chmod o+x) or move the "
+            "checkout (docs/sandbox.md)")
 SHADOWED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 UID_BASE = int(os.environ.get("DISA_BENCH_SANDBOX_UID_BASE", "1000000"))  # fresh uids start here
 
@@ -278,10 +282,12 @@ def isolation_status() -> dict:
 
     Keys: ``root``, ``uid_switch`` (program runs as a fresh unprivileged uid), ``network_isolated`` (new net
     namespace), ``userns`` (net namespace needs a user namespace: non-root), ``mount_ns`` (private /tmp),
-    ``nproc_enforced``.
+    ``nproc_enforced``, ``env_visible`` (sandboxed programs see this Python environment, sys.prefix: its
+    site-packages such as numpy; when False a RuntimeWarning says why, and import failures in results say so).
     """
     root = os.geteuid() == 0
-    st = {"root": root, "uid_switch": False, "network_isolated": False, "userns": False, "mount_ns": False}
+    st = {"root": root, "uid_switch": False, "network_isolated": False, "userns": False, "mount_ns": False,
+          "env_visible": False}
     lim = Limits(timeout_s=10)
     wd = tempfile.mkdtemp(prefix="disa_sbx_probe_")
     try:
@@ -297,6 +303,10 @@ def isolation_status() -> dict:
                 return False
 
         py = [sys.executable, "-I", "-c", "pass"]
+        # whether sandboxed programs see this environment's packages, not only start: as root the fresh uid
+        # cannot read a venv under a dir other users cannot search (a 0700 mktemp dir), and Python then falls
+        # back to its base prefix without them
+        sees_env = [sys.executable, "-I", "-c", f"import sys; sys.exit(sys.prefix != {sys.prefix!r})"]
         if root:
             uid = _alloc_uid()
             try:
@@ -304,15 +314,21 @@ def isolation_status() -> dict:
                 u = uid if st["uid_switch"] else None
                 st["network_isolated"] = ok(u, True, False, False, py)
                 st["mount_ns"] = ok(u, False, False, True, py)
+                st["env_visible"] = ok(u, False, False, st["mount_ns"], sees_env)
             finally:
                 _kill_uid(uid)
                 _free_uid(uid)
         else:
             st["network_isolated"] = ok(None, True, True, False, py)
             st["userns"] = st["network_isolated"]
+            st["env_visible"] = ok(None, False, False, False, sees_env)
     finally:
         shutil.rmtree(wd, ignore_errors=True)
     st["nproc_enforced"] = st["uid_switch"]
+    if not st["env_visible"]:
+        import warnings
+
+        warnings.warn(ENV_HINT.format(prefix=sys.prefix), RuntimeWarning, stacklevel=2)
     return st
 
 
@@ -354,6 +370,8 @@ def _classify(rc: int | None, stderr: str, timed_out: bool, over: bool, limits: 
         return "memory", f"memory limit ({limits.memory_mb} MB) exceeded: {last[:200]}"
     if last.startswith("AssertionError"):
         return "fail", last[:200]
+    if last.startswith("ModuleNotFoundError") and not isolation_status()["env_visible"]:
+        return "error", f"{last[:120]} (the sandbox cannot read {sys.prefix}: see docs/sandbox.md)"
     return "error", (last[:200] or f"exit status {rc}")
 
 
