@@ -176,3 +176,23 @@ def subsample_per_prompt(table, k: int, seed: int = 0):
 def closed_form_log_z(p: float, beta: float) -> float:
     """Exact log Z for a binary reward under pi_ref with pass rate p: log(1 + (e^beta - 1) p) (§1.3)."""
     return float(np.log1p(np.expm1(beta) * p))
+
+
+def anchor_summary(rows: list[dict]) -> dict:
+    """Headline numbers of an anchor table (log Z range, mean ESS/K, coverage, CI width) for summary.json."""
+    lz = np.array([r["log_z"] for r in rows])
+    ef = np.array([r["ess_frac"] for r in rows])
+    cov = np.array([r["coverage"] for r in rows])
+    return {
+        "prompts": len(rows),
+        "log_z_mean": float(lz.mean()),
+        "log_z_min": float(lz.min()),
+        "log_z_max": float(lz.max()),
+        "ess_frac_mean": float(ef.mean()),
+        "ess_frac_below_0.1": int((ef < 0.1).sum()),
+        "no_coverage": int((~cov).sum()),
+        "ci_width_mean": float(np.mean([r["log_z_ci_high"] - r["log_z_ci_low"] for r in rows])),
+        "beta": rows[0]["beta"],
+        "units": rows[0]["units"],
+        "estimator": rows[0]["estimator"],
+    }

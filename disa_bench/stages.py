@@ -59,9 +59,8 @@ def _propose_one(cfg, out: Path) -> dict:
 def anchor_stage(cfg, store: Path, out: Path, opts=None) -> dict:
     """Write anchor.parquet (+ summary.json, PNG diagnostics). ``opts`` (anchor_options.AnchorOptions) adds
     ``--check-exact`` (check_exact.parquet, exact_scatter.png) and the regressor / shrinkage modes."""
-    from .anchor import build_anchor, write_anchor
+    from .anchor import anchor_summary, build_anchor, write_anchor
     from .anchor_options import AnchorOptions
-    from .report import anchor_summary
     from .store import read_store
 
     opts = opts or AnchorOptions()
