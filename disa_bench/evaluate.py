@@ -146,6 +146,7 @@ def evaluate_model(model, tokenizer, task, problems, cfg: EvalConfig, bar=None, 
 
 def run_eval(cfg: EvalConfig, bar=None, n_prompts_given: bool = True) -> tuple[dict, list[dict]]:
     """One task (``cfg.task``), engine ``cfg.engine``."""
+    from .rollout import close_backend
     from .tasks import get_task
 
     cfg.check()
@@ -161,13 +162,14 @@ def run_eval(cfg: EvalConfig, bar=None, n_prompts_given: bool = True) -> tuple[d
     try:
         results, samples = evaluate_model(None, None, task, problems, cfg, bar=bar, backend=backend)
     finally:
-        _close(backend)
+        close_backend(backend)
     results["config"] = asdict(cfg)
     return results, samples
 
 
 def run_suite(cfg: EvalConfig, names: list[str], bar=None, n_prompts_given: bool = True) -> dict[str, tuple[dict, list[dict]]]:
     """Several tasks with one loaded model: ``{task: (results, samples)}``."""
+    from .rollout import close_backend
     from .tasks import get_task
 
     cfg.check()
@@ -183,7 +185,7 @@ def run_suite(cfg: EvalConfig, names: list[str], bar=None, n_prompts_given: bool
             out = {n: evaluate_model(None, None, tasks[n], problems[n], cfg, bar=bar, backend=backend, name=n)
                    for n in names}
         finally:
-            _close(backend)
+            close_backend(backend)
     for n in names:
         out[n][0]["config"] = asdict(cfg) | {"task": n}
     return out
@@ -194,11 +196,6 @@ def _open(cfg: EvalConfig):
     from .rollout import open_backend
 
     return open_backend(cfg.backend, cfg.model, adapter=cfg.adapter, batch_size=cfg.batch_size)
-
-
-def _close(backend) -> None:
-    if hasattr(backend, "close"):
-        backend.close()
 
 
 HEADLINE = ("num_prompts", "num_samples", "truncated", "grader_errors", "grader_version", "engine")

@@ -90,7 +90,7 @@ def mixture_logprob(log_qs: float, log_ref: float, alpha: float) -> float:
 def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
     """Return (store rows, info). ``bar(desc, total)`` is a progress context (see progress.bar)."""
     from .models import load_model
-    from .rollout import get_backend, open_backend, sequence_logprobs
+    from .rollout import close_backend, get_backend, open_backend, sequence_logprobs
     from .tasks import get_task
     from .types import SamplingParams
 
@@ -130,8 +130,7 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
             try:
                 outs = backend.generate([problems[i].prompt for i, _ in slots], params, progress=adv)
             finally:
-                if hasattr(backend, "close"):
-                    backend.close()  # free the engine before the next component's
+                close_backend(backend)  # free the engine before the next component's
             for (i, j), group in zip(slots, outs):
                 samples[(i, j)] = (comp, group[0])
     keys = [(i, j) for i in range(len(problems)) for j in range(cfg.k)]

@@ -57,3 +57,9 @@ def open_backend(name: str, model_ref: str, adapter: str | None = None, batch_si
 
     loaded = load_model(model_ref, adapter=adapter)
     return cls(loaded.model, loaded.tokenizer, batch_size=batch_size, **kwargs)
+
+
+def close_backend(backend) -> None:
+    """Release what a backend holds (a vLLM engine); in-memory HF backends have nothing to close."""
+    if hasattr(backend, "close"):
+        backend.close()

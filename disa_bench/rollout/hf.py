@@ -16,9 +16,10 @@ class HFBackend:
     Why not ``model.generate``: for small models its per-step bookkeeping (logits processors, stopping
     criteria, cache plumbing) costs as much as the forward pass. This loop does only what sampling needs
     (:func:`sample_tokens`): one prefill of the left-padded prompt batch, its KV cache repeated for the n
-    samples, then one cached forward per new token, temperature, top-p (HF's TopPLogitsWarper rule: drop the lowest-probability tokens whose
-    cumulative mass is <= 1 - top_p, always keeping the most likely one), a multinomial draw from a seeded
-    ``torch.Generator`` (the global RNG is not touched), and a stop as soon as every row has emitted EOS.
+    samples, then one cached forward per new token, temperature, top-p (HF's TopPLogitsWarper rule: drop the
+    lowest-probability tokens whose cumulative mass is <= 1 - top_p, always keeping the most likely one), a
+    multinomial draw from a seeded ``torch.Generator`` (the global RNG is not touched), and a stop as soon as
+    every row has emitted EOS.
     Prompts are batched in order of token length, and no attention mask is built when the prompts of a
     batch have equal length. Tiny models on CPU decode with shared-prefix attention (prefix_attention.py: the
     n samples of a prompt read one copy of its KV cache instead of n).
@@ -47,7 +48,7 @@ class HFBackend:
         was_training = self.model.training
         self.model.eval()
         device = next(self.model.parameters()).device
-        restore = _tiny_cpu_eager(self.model)
+        restore = _tiny_cpu_attention(self.model)
         try:
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
@@ -181,13 +182,12 @@ def _base(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def _tiny_cpu_eager(model) -> str | None:
-    """For tiny models on CPU, sample with eager-style attention: at batch 512 x 20 tokens the SDPA kernel's
-    per-call cost exceeds the attention math (measured on embedded:base, 256 prompts x 8: 2.2 s eager vs 2.7 s
-    SDPA). The implementation set is the shared-prefix attention (prefix_attention.py), which is eager attention
-    for prefill and splits decode attention into one shared prompt part and a per-row suffix (1.6 s on the same
-    run) for Llama-architecture models; plain eager for others. Returns the implementation to restore afterwards, or None when
-    nothing was changed."""
+def _tiny_cpu_attention(model) -> str | None:
+    """For tiny models on CPU, sample without SDPA: at batch 512 x 20 tokens the SDPA kernel's per-call cost
+    exceeds the attention math (embedded:base, 256 prompts x 8: 2.2 s eager vs 2.7 s SDPA). Llama-architecture
+    models get the shared-prefix attention (prefix_attention.py: eager for prefill, one shared prompt part plus
+    a per-row suffix for decode; 1.6 s on the same run), others plain eager. Returns the implementation to
+    restore afterwards, or None when nothing was changed."""
     base = _base(model)
     current = getattr(base.config, "_attn_implementation", None)
     if current != "sdpa" or next(base.parameters()).device.type != "cpu" or not hasattr(base, "set_attn_implementation"):
@@ -211,7 +211,7 @@ def _tiny_cpu_eager(model) -> str | None:
 
 def _shared_prefix(model, cache, n: int):
     """A :class:`~.prefix_attention.SharedPrefix` over the prefilled ``cache`` when the model samples with the
-    shared-prefix attention (tiny models on CPU, see :func:`_tiny_cpu_eager`), else None."""
+    shared-prefix attention (tiny models on CPU, see :func:`_tiny_cpu_attention`), else None."""
     from .prefix_attention import NAME, SharedPrefix, can_share
 
     cfg = _base(model).config

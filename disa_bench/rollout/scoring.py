@@ -96,7 +96,7 @@ def token_logprobs_shared(model, prompt_ids: list[list[int]], completion_ids: li
     keys: dict[tuple, int] = {}
     inv = [keys.setdefault(tuple(p), len(keys)) for p in prompt_ids]
     uniq = [list(k) for k in keys]
-    U, B = len(uniq), len(prompt_ids)
+    B = len(prompt_ids)
     wp = max(map(len, uniq))
     plen = torch.tensor([len(p) for p in uniq])
     inp = torch.tensor([[pad_id] * (wp - len(p)) + p for p in uniq], dtype=torch.long)
@@ -140,7 +140,7 @@ def _select_rows(cache, idx) -> None:
         cache.batch_select_indices(idx)
         return
     for layer in layers:
-        if getattr(layer, "keys", None) is not None and layer.keys.numel():
+        if layer.keys is not None and layer.keys.numel():
             layer.keys = layer.keys.index_select(0, idx)
             layer.values = layer.values.index_select(0, idx)
 
