@@ -24,7 +24,8 @@ def setup(beta: float, alpha: float, tmp: str):
 
     from disa_bench.models import load_model
     from disa_bench.tasks import get_task
-    from disa_bench.tasks.enum_world import build_enum_model, response_logprobs
+    from disa_bench.world.enum_models import build_enum_model
+    from disa_bench.anchor.exact import response_logprobs
 
     w = get_task("enum-abc")
     ref = load_model(str(build_enum_model(w, f"{tmp}/ref", seed=0))).model
@@ -41,8 +42,8 @@ def setup(beta: float, alpha: float, tmp: str):
 
 
 def run(beta=3.0, alpha=0.5, reps=40, ks=(4, 16, 64, 256), estimator="snis", seed=0, quiet=False):
-    from disa_bench.anchor import AnchorConfig, anchor_prompt, estimate_log_z
-    from disa_bench.anchor_exact import loglog_slope
+    from disa_bench.anchor.estimators import AnchorConfig, anchor_prompt, estimate_log_z
+    from disa_bench.anchor.exact import loglog_slope
 
     with tempfile.TemporaryDirectory() as tmp:
         lr, lq, r, log_z = setup(beta, alpha, tmp)

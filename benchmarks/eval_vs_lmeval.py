@@ -44,8 +44,9 @@ def main() -> None:
     import lm_eval  # noqa: F401  (import cost outside both timings)
     from lm_eval.tasks import TaskManager  # noqa: F401
 
-    from disa_bench.evaluate import EvalConfig, run_eval
-    from disa_bench.lmeval import run_lmeval
+    from disa_bench.eval.config import EvalConfig
+    from disa_bench.eval.evaluate import run_eval
+    from disa_bench.eval.lmeval import run_lmeval
     from disa_bench.models import load_model, resolve
 
     load_model(resolve(args.model))  # build/locate the model and warm the transformers imports outside the timings

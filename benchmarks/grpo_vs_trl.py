@@ -32,7 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def build_store(task, problems, path: Path) -> None:
     """A placeholder store: the engine's training prompts come from the store (online GRPO never reads its rows)."""
-    from disa_bench.store import write_store
+    from disa_bench.store.schema import write_store
 
     rows = [{"prompt_id": p.prompt_id, "task": task.name, "prompt": p.prompt, "completion": "1", "completion_ids": [5],
              "behavior_logprobs": [-1.0], "proposal_logprob": -1.0, "ref_logprob": -1.0, "num_tokens": 1, "reward": 0.0,
@@ -41,7 +41,8 @@ def build_store(task, problems, path: Path) -> None:
 
 
 def run_ours(args, store: Path, out: Path) -> dict:
-    from disa_bench.train import Trainer, TrainConfig
+    from disa_bench.train.engine import Trainer
+    from disa_bench.train.config import TrainConfig
 
     cfg = TrainConfig(method="grpo", model=args.model, store=str(store), steps=args.steps, prompts_per_step=args.prompts, n=args.n,
                       mini_batches=1, lr=args.lr, lora_r=32, lora_alpha=64, lora_dropout=0.0, seed=0,
@@ -123,7 +124,7 @@ def main(argv=None):
         import trl  # noqa: F401
     except ImportError:
         sys.exit("error: TRL is not installed; install the bench extra: pip install -c constraints/cpu.txt -e '.[bench]'")
-    from disa_bench.embedded import ensure_embedded
+    from disa_bench.world.embedded import ensure_embedded
     from disa_bench.tasks import get_task
 
     if args.model == "embedded:base":

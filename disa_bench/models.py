@@ -1,8 +1,8 @@
-"""Load any Hugging Face causal LM by id or local path; attach/save peft LoRA adapters; the embedded tiny models.
+"""Load any Hugging Face causal LM by id or local path; attach/save peft LoRA adapters.
 
-The embedded models are ordinary HF model directories (Llama config, a character-level ``tokenizers``
-tokenizer) named ``embedded:base`` (the weak reference policy pi_ref) and ``embedded:teacher`` (a stronger
-proposal). Every command that takes a model accepts those names, an HF id, or a local path.
+Every command that takes a model accepts an HF id, a local path, or a name with a registered prefix:
+``embedded:base`` / ``embedded:teacher`` are the project's tiny models, whose resolver ``disa_bench.world``
+registers (``register_prefix``) when the package is imported. This module knows nothing about how they are built.
 """
 
 from __future__ import annotations
@@ -10,59 +10,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import UserError
 
-EMBEDDED_PREFIX = "embedded:"
-EMBEDDED_NAMES = ("base", "teacher")
+_PREFIXES: dict[str, Callable[[str], Path]] = {}
 
-SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]
-CHARS = list("0123456789+-*()=:. ") + sorted(set("Usetomak")) + ["\n"]
+
+def register_prefix(prefix: str, resolver: Callable[[str], Path]) -> None:
+    """Make ``PREFIX:NAME`` a model name: ``resolver(NAME)`` returns its (built) model directory."""
+    _PREFIXES[prefix] = resolver
 
 
 def home() -> Path:
     return Path(os.environ.get("DISA_BENCH_HOME", Path.home() / ".cache" / "disa-bench"))
 
 
-def build_tokenizer():
-    """A character-level WordLevel tokenizer; decode is the exact inverse of encode."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {t: i for i, t in enumerate(SPECIALS + CHARS)}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>"
-    )
-
-
-def tiny_llama_config(vocab_size: int, hidden: int = 128, layers: int = 4, heads: int = 4):
-    """Llama, not Qwen2: with model_type qwen2, AutoTokenizer swaps in a byte-level tokenizer that drops spaces."""
-    from transformers import LlamaConfig
-
-    return LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=hidden,
-        intermediate_size=4 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=128,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=2,
-    )
-
-
 def resolve(name_or_path: str) -> str:
-    """Map ``embedded:NAME`` to its built directory (building it if needed); check local paths exist."""
-    if name_or_path.startswith(EMBEDDED_PREFIX):
-        from .embedded import ensure_embedded
-
-        return str(ensure_embedded(name_or_path[len(EMBEDDED_PREFIX):]))
+    """Map ``PREFIX:NAME`` (e.g. ``embedded:base``) to its built directory (building it if needed); check local
+    paths exist."""
+    prefix, sep, rest = name_or_path.partition(":")
+    if sep and prefix in _PREFIXES:
+        return str(_PREFIXES[prefix](rest))
     p = Path(name_or_path).expanduser()
     # HF ids are "name" or "org/name"; anything else that does not exist is a missing local path
     looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1

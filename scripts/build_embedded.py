@@ -56,7 +56,7 @@ def main():
     args = ap.parse_args()
     import torch
 
-    from disa_bench import embedded
+    from disa_bench.world import embedded
 
     if args.ship:
         for name in embedded.CHECKPOINTS:

@@ -45,14 +45,14 @@ def benchmarks_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def base_model_dir() -> str:
-    from disa_bench.embedded import ensure_embedded
+    from disa_bench.world.embedded import ensure_embedded
 
     return str(ensure_embedded("base"))
 
 
 @pytest.fixture(scope="session")
 def teacher_model_dir() -> str:
-    from disa_bench.embedded import ensure_embedded
+    from disa_bench.world.embedded import ensure_embedded
 
     return str(ensure_embedded("teacher"))
 

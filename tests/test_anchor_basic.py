@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from disa_bench.anchor import AnchorConfig, anchor_prompt, closed_form_log_z, estimate_log_z
+from disa_bench.anchor.estimators import AnchorConfig, anchor_prompt, closed_form_log_z, estimate_log_z
 from disa_bench.errors import UserError
 
 

@@ -27,17 +27,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def abc_models(tmp_path_factory):
-    from disa_bench.tasks.enum_world import build_enum_model
+    from disa_bench.world.enum_models import build_enum_model
 
     d = tmp_path_factory.mktemp("enum_abc")
     return str(build_enum_model("enum-abc", d / "ref", seed=0)), str(build_enum_model("enum-abc", d / "q", seed=1, sft_steps=40))
 
 
 def test_enumeration_is_complete_and_matches_closed_form(abc_models):
-    from disa_bench.anchor import closed_form_log_z
+    from disa_bench.anchor.estimators import closed_form_log_z
     from disa_bench.models import load_model
     from disa_bench.tasks import get_task
-    from disa_bench.tasks.enum_world import exact_log_z
+    from disa_bench.anchor.exact import exact_log_z
 
     w = get_task("enum-abc")
     assert len(w.responses()) == 1 + 3 + 9 + 27 + 81
@@ -88,7 +88,7 @@ def test_convergence_coverage_and_unbiased_is():
 
 
 def test_check_exact_errors(tmp_path, abc_models):
-    from disa_bench.store import write_store
+    from disa_bench.store.schema import write_store
 
     row = {"prompt_id": "countdown/123-6", "task": "countdown", "prompt": "Use 1 2 3 to make 6:", "completion": " 1+2+3=6",
            "completion_ids": [5, 6], "behavior_logprobs": [-0.1, -0.2], "proposal_logprob": -0.3, "ref_logprob": -0.5,
@@ -112,7 +112,8 @@ def ab_world(tmp_path_factory):
     from disa_bench.models import load_model
     from disa_bench.rollout.scoring import token_logprobs
     from disa_bench.tasks import get_task
-    from disa_bench.tasks.enum_world import build_enum_model, exact_log_z
+    from disa_bench.world.enum_models import build_enum_model
+    from disa_bench.anchor.exact import exact_log_z
 
     w = get_task("enum-ab")
     ref = load_model(str(build_enum_model(w, tmp_path_factory.mktemp("enum_ab") / "ref", seed=0))).model

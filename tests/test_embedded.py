@@ -3,7 +3,7 @@
 import json
 
 from conftest import run_cli
-from disa_bench import embedded
+from disa_bench.world import embedded
 
 
 def test_base_reuses_shipped_models_and_writes_a_manifest(tmp_path):

@@ -56,7 +56,7 @@ def test_multi_task_eval_both_engines(tmp_path, env_bench, base_model_dir):
 
 def test_static_tasks_dir_runs_from_any_cwd(tmp_path, env_bench, base_model_dir, monkeypatch):
     """The committed tasks/ configs equal the generator's and run (data via custom_dataset, no CWD paths)."""
-    from disa_bench.lmeval import DEFAULT_TASKS, write_default_tasks
+    from disa_bench.eval.lmeval import DEFAULT_TASKS, write_default_tasks
 
     regen = tmp_path / "regen"
     write_default_tasks(regen)

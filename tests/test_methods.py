@@ -195,10 +195,11 @@ def test_one_real_optimizer_step(tiny, name):
 # --------------------------------------------------------------------------- GSPO through the engine
 def test_gspo_four_minibatches_ratio_moves_off_one(tmp_path, base_model_dir):
     """On-policy at the first mini-batch (s = 1), off-policy after it: the ratio must move away from 1."""
-    from disa_bench.rollouts import sample_and_grade  # noqa: F401  (engine import path)
-    from disa_bench.store import write_store
+    from disa_bench.rollout.graded import sample_and_grade  # noqa: F401  (engine import path)
+    from disa_bench.store.schema import write_store
     from disa_bench.tasks import get_task
-    from disa_bench.train import Trainer, TrainConfig
+    from disa_bench.train.engine import Trainer
+    from disa_bench.train.config import TrainConfig
 
     task = get_task("countdown")
     probs = task.problems("train")[:2]

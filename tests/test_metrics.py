@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from disa_bench.metrics import bootstrap_ci, maj_at_k, paired_bootstrap_p, pass_at_k, summarize
+from disa_bench.eval.metrics import bootstrap_ci, maj_at_k, paired_bootstrap_p, pass_at_k, summarize
 
 
 @pytest.mark.parametrize("n,c,k", [(8, 0, 1), (8, 3, 1), (8, 3, 2), (8, 3, 4), (8, 8, 8), (6, 2, 3)])

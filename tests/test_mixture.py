@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from disa_bench.tasks.enum_world import build_enum_model
+    from disa_bench.world.enum_models import build_enum_model
 
     d = tmp_path_factory.mktemp("mix")
     return str(build_enum_model("enum-abc", d / "ref", seed=0)), str(build_enum_model("enum-abc", d / "q", seed=1, sft_steps=40))
@@ -43,7 +43,7 @@ def _seq_logprob(model, prompt_ids, comp_ids, temperature=1.0) -> float:
 
 
 def _propose(models, alpha, k=6, n=4, temperature=1.0):
-    from disa_bench.propose import ProposeConfig, propose
+    from disa_bench.store.propose import ProposeConfig, propose
 
     cfg = ProposeConfig(task="enum-abc", ref=models[0], proposal=models[1], proposal_mix=alpha, k=k, n_prompts=n,
                         temperature=temperature, seed=3)
@@ -72,7 +72,7 @@ def test_mixture_density_is_exact(models, alpha):
 def test_alpha_zero_reproduces_pi_ref_sampling(models):
     from disa_bench.models import load_model
     from disa_bench.tasks import get_task
-    from disa_bench.tasks.enum_world import exact_log_z
+    from disa_bench.anchor.exact import exact_log_z
 
     w = get_task("enum-abc")
     rows = _propose(models, 0.0, k=400, n=2)
@@ -97,7 +97,7 @@ def test_alpha_zero_reproduces_pi_ref_sampling(models):
 
 def test_temperature_ladder(models, tmp_path):
     from disa_bench.models import load_model
-    from disa_bench.store import read_store
+    from disa_bench.store.schema import read_store
 
     r = run_cli("propose", "--task", "enum-abc", "--ref", models[0], "--proposal", models[1], "--proposal-mix", "0.5",
                 "--k", "4", "--n-prompts", "3", "--temperature", "0.7,1.3", "--out", tmp_path / "p")

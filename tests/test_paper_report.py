@@ -3,7 +3,7 @@
 What each test checks:
 - table values equal the inputs (Mean@8 and CI of every cell; the average is the mean of the task means),
   the best cell per column is bold (Markdown ``**``, LaTeX ``\\textbf``), p-values equal
-  disa_bench.metrics.paired_bootstrap_p on the shared prompts;
+  disa_bench.eval.metrics.paired_bootstrap_p on the shared prompts;
 - claims on constructed cases: a clear win -> holds, a clear loss -> does not hold, overlapping results ->
   inconclusive; diversity (offline, from samples.jsonl) DISA vs GRPO -> holds; SFT on another store -> inconclusive;
 - comparability: mismatched eval seeds / temperature / tasks are listed and the affected cells marked;
@@ -38,7 +38,7 @@ def _write(p: Path, obj) -> None:
 def make_eval(d: Path, task: str, acc: list[float], *, seed: int = 0, temperature: float = 0.6, adapter=None,
               strategies=None, split: str = "test", pids=None) -> dict:
     """An eval dir: results.json (+ per_prompt), samples.jsonl (8 samples per prompt), manifest.json."""
-    from disa_bench.metrics import bootstrap_ci
+    from disa_bench.eval.metrics import bootstrap_ci
 
     pids = pids or [f"{task}/{i}" for i in range(len(acc))]
     per_prompt = {p: a for p, a in zip(pids, acc)}
@@ -131,7 +131,7 @@ def _load(out: Path) -> dict:
 
 
 def test_table_values_bold_and_pvalues(run_dir, report):
-    from disa_bench.metrics import paired_bootstrap_p
+    from disa_bench.eval.metrics import paired_bootstrap_p
 
     out, _ = report
     rep = _load(out)

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
-from disa_bench.anchor import ANCHOR_COLUMNS, closed_form_log_z
-from disa_bench.store import read_store
+from disa_bench.anchor.estimators import ANCHOR_COLUMNS, closed_form_log_z
+from disa_bench.store.schema import read_store
 
 MANIFEST_KEYS = {"command", "config", "seed", "versions", "git_commit", "timings"}
 

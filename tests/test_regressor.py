@@ -25,8 +25,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def countdown_store(tmp_path_factory, base_model_dir, teacher_model_dir):
-    from disa_bench.propose import ProposeConfig
-    from disa_bench.stages import propose_stage
+    from disa_bench.store.propose import ProposeConfig
+    from disa_bench.store.stage import propose_stage
 
     out = tmp_path_factory.mktemp("cd") / "p"
     propose_stage(ProposeConfig(k=4, n_prompts=100, proposal_mix=0.5, seed=0), out)
@@ -44,8 +44,8 @@ def test_regressor_beats_mean_on_embedded_task(countdown_store, tmp_path):
     for key in ("mae", "r2", "calibration_slope"):
         assert np.isfinite(h[key])
 
-    from disa_bench.anchor import read_anchor
-    from disa_bench.store import read_store
+    from disa_bench.anchor.estimators import read_anchor
+    from disa_bench.store.schema import read_store
 
     anchor = read_anchor(tmp_path / "a" / "anchor.parquet")
     store_ids = set(read_store(countdown_store).column("prompt_id").to_pylist())
@@ -72,7 +72,7 @@ def test_shrunk_mode(countdown_store, tmp_path):
 
 
 def test_regressor_needs_ten_prompts(tmp_path, countdown_store):
-    from disa_bench.store import read_store, write_store
+    from disa_bench.store.schema import read_store, write_store
 
     t = read_store(countdown_store)
     ids = list(dict.fromkeys(t.column("prompt_id").to_pylist()))[:5]
@@ -85,7 +85,7 @@ def test_regressor_needs_ten_prompts(tmp_path, countdown_store):
 
 
 def test_regressor_unit_fit_recovers_signal():
-    from disa_bench.regressor import LogZRegressor, RegressorConfig
+    from disa_bench.anchor.regressor import LogZRegressor, RegressorConfig
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 8))

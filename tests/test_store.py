@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from disa_bench.errors import UserError
-from disa_bench.store import REQUIRED, read_store, write_store
+from disa_bench.store.schema import REQUIRED, read_store, write_store
 
 
 def _row(i=0, **kw):
@@ -52,7 +52,7 @@ def test_bad_behavior_logprob_and_reward_range(tmp_path):
 
 
 def _write_raw(path, rows, drop=None, cast=None):
-    from disa_bench.store import schema
+    from disa_bench.store.schema import schema
 
     t = pa.Table.from_pylist(rows, schema=schema())
     if drop:

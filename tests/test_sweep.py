@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def enum_models(tmp_path_factory):
-    from disa_bench.tasks.enum_world import build_enum_model
+    from disa_bench.world.enum_models import build_enum_model
 
     d = tmp_path_factory.mktemp("enum_abc_sweep")
     return str(build_enum_model("enum-abc", d / "ref", seed=0)), str(build_enum_model("enum-abc", d / "q", seed=1, sft_steps=40))
@@ -65,7 +65,7 @@ def test_sweep_cli_enum_grid(enum_models, tmp_path):
 
 
 def test_sweep_with_training(enum_models, tmp_path):
-    from disa_bench.sweep import SweepConfig, run_sweep
+    from disa_bench.experiments.sweep import SweepConfig, run_sweep
 
     ref, q = enum_models
     res = run_sweep(SweepConfig(task="enum-abc", proposal=q, ref=ref, betas="1,5", alphas="0,1", k=8, n_prompts=6,
@@ -78,7 +78,7 @@ def test_sweep_with_training(enum_models, tmp_path):
 
 
 def test_sweep_closed_form_reference_countdown(tmp_path):
-    from disa_bench.sweep import SweepConfig, run_sweep
+    from disa_bench.experiments.sweep import SweepConfig, run_sweep
 
     res = run_sweep(SweepConfig(betas="1,5", alphas="0,1", k=4, n_prompts=3, ref_k=12, bootstrap=20), tmp_path / "sw")
     assert res["reference"]["kind"] == "closed_form_q_ref" and res["reference"]["k"] == 12

@@ -287,7 +287,7 @@ def test_vllm_eval_matches_hf(vllm, tmp_path):
 def test_vllm_propose_and_train(vllm, tmp_path):
     """propose --backend vllm writes behaviour log-probs that match the teacher-forced densities; train
     --backend vllm runs online GRPO with the per-step LoRA sync."""
-    from disa_bench.store import read_store
+    from disa_bench.store.schema import read_store
 
     r = run_cli("propose", "--backend", "vllm", "--n-prompts", 8, "--k", 4, "--proposal-mix", 0.5, "--out", tmp_path / "p")
     assert r.exit_code == 0, r.output

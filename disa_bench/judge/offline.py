@@ -1,6 +1,6 @@
 """Offline (no-endpoint) diversity measures of the k samples per problem of an eval dir.
 
-Pure functions over ``samples.jsonl`` rows (see :mod:`disa_bench.evaluate`), usable by the report code:
+Pure functions over ``samples.jsonl`` rows (see :mod:`disa_bench.eval.grading`), usable by the report code:
 
 - ``distinct_answers``: number of distinct extracted final answers (``answer`` field; samples with no
   answer, ``None``, are not counted as an answer).

@@ -1,0 +1,1 @@
+"""Orchestration above the stages: the ``run`` pipeline, its profiles, and the β × proposal-strength sweep."""

@@ -1,0 +1,177 @@
+"""``disa-bench run``: the paper's whole comparison on the embedded default, ending in a paper-style report.
+
+base models -> one shared proposal store -> anchor (frozen log Z) -> eval base -> for each method (DISA,
+FlowRL, GRPO, GSPO, LoRA-SFT by default): train with the same budget, eval on the held-out split -> judge
+(offline diversity measures; the LLM judge too when an endpoint is configured) -> sweep (β × proposal
+strength, anchors only) -> ``report/`` (Markdown, LaTeX, HTML, JSON, PNG figures, claims table).
+
+Every stage writes into its own sub-directory with its own manifest; the run's manifest records the per-stage
+wall time. The stages are the same functions the single commands call, so ``disa-bench report RUN_DIR``
+re-renders the report from the files.
+
+Simplifications, stated: the RL methods train online (methods.md §6 #8) for the same number of steps,
+prompts per step, rollouts per prompt, learning rate, LoRA config and seed; LoRA-SFT reads the shared store's
+correct trajectories for the same number of steps. Every method takes 4 optimizer steps per rollout
+batch at the same lr. The default budget (200 steps x 16 prompts x 8) is what
+fits the 20-minute target on 2 CPU cores with all five methods.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..anchor.estimators import AnchorConfig
+from ..config import resolve
+from ..errors import UserError
+from ..eval.config import EvalConfig
+from ..store.propose import ProposeConfig
+from ..train.config import TrainConfig
+
+from .profiles import ALL_METHODS, PROFILES
+
+
+@dataclass
+class RunConfig:
+    profile: str = "default"
+    seed: int = 0
+    methods: list = field(default_factory=lambda: list(ALL_METHODS))
+    sweep_enabled: bool = True  # --no-sweep skips the β × proposal-strength grid
+    propose: dict = field(default_factory=dict)
+    anchor: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    eval: dict = field(default_factory=dict)
+    judge: dict = field(default_factory=dict)  # JudgeConfig fields; base_url + model turn the LLM judge on
+    sweep: dict = field(default_factory=dict)  # SweepConfig fields
+
+    def check(self) -> None:
+        from ..methods import get_method
+
+        if isinstance(self.methods, str):
+            self.methods = [m.strip() for m in self.methods.split(",") if m.strip()]
+        if not self.methods:
+            raise UserError("--methods is empty; valid: " + ", ".join(ALL_METHODS))
+        for m in self.methods:
+            get_method(m)  # unknown name -> one line listing the valid ones
+        if len(set(self.methods)) != len(self.methods):
+            raise UserError(f"--methods lists a method twice: {','.join(self.methods)}")
+
+
+def stage_configs(run: RunConfig):
+    if run.profile not in PROFILES:
+        raise UserError(f"unknown --profile {run.profile!r}; valid: {', '.join(PROFILES)}")
+    run.check()
+    prof = PROFILES[run.profile]
+    seed = {"seed": run.seed}
+    pc = resolve(ProposeConfig, prof.get("propose"), run.propose, seed, where="run.propose")
+    ac = resolve(AnchorConfig, prof.get("anchor"), run.anchor, seed, where="run.anchor")
+    tc = resolve(TrainConfig, prof.get("train"), run.train, seed, where="run.train")
+    ec = resolve(EvalConfig, prof.get("eval"), run.eval, seed, where="run.eval")
+    return pc, ac, tc, ec
+
+
+def judge_config(run: RunConfig):
+    from ..judge.llm import JudgeConfig
+
+    jc = resolve(JudgeConfig, run.judge, where="run.judge")
+    jc.check()
+    return jc
+
+
+def sweep_config(run: RunConfig, pc: ProposeConfig):
+    from .sweep import SweepConfig
+
+    base = {"task": pc.task, "proposal": pc.proposal, "ref": pc.ref, "seed": run.seed}
+    sc = resolve(SweepConfig, base, PROFILES[run.profile].get("sweep"), run.sweep, where="run.sweep")
+    sc.check()
+    return sc
+
+
+def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
+    from ..world.embedded import ensure_embedded
+    from ..judge import run_judge
+    from ..manifest import Manifest
+    from ..report import build_report
+    from ..progress import bar
+    from ..anchor.stage import anchor_stage
+    from ..eval.stage import eval_stage
+    from ..store.stage import propose_stage
+    from ..train.stage import train_stage
+    from .sweep import run_sweep
+
+    say = console.print if console else (lambda *a, **k: None)
+    pc, ac, tc, ec = stage_configs(run)
+    jc = judge_config(run)
+    sc = sweep_config(run, pc) if run.sweep_enabled else None
+    out = Path(out)
+    resolved = {"propose": asdict(pc), "anchor": asdict(ac), "train": asdict(tc), "eval": asdict(ec), "judge": jc.public(),
+                "sweep": asdict(sc) if sc else None}
+    m = Manifest("run", asdict(run) | {"resolved": resolved}, run.seed)
+    n_stages = 6 + (1 if sc else 0)
+    step = iter(range(1, n_stages + 1))
+
+    def head(title, detail=""):
+        say(f"[bold]{next(step)}/{n_stages} {title}[/] {detail}".rstrip(), soft_wrap=True)
+
+    with m.phase("base"):
+        for name in ("base", "teacher"):
+            with bar(f"base: building embedded:{name}", None) as adv:
+                ensure_embedded(name, progress=adv)
+    head("propose", f"{pc.n_prompts} prompts x {pc.k} from {pc.proposal} (mix {pc.proposal_mix})")
+    with m.phase("propose"):
+        propose_stage(pc, out / "propose")
+    store = out / "propose" / "store.parquet"
+    head("anchor", f"{ac.estimator} / {ac.units} units, beta {ac.beta}")
+    with m.phase("anchor"):
+        anchor_stage(ac, store, out / "anchor")
+    head("eval base")
+    evals = {}
+    with m.phase("eval:base"):
+        evals["base"] = eval_stage(resolve(EvalConfig, asdict(ec), {"model": tc.model}), out / "eval" / "base")
+    head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}")
+    for method in run.methods:
+        method_args = dict(tc.method_args)
+        if method == "disa":
+            method_args.setdefault("beta", ac.beta)
+            method_args.setdefault("units", ac.units)
+        t = resolve(TrainConfig, asdict(tc), {"method": method, "store": str(store), "method_args": method_args,
+                                              "anchor": str(out / "anchor" / "anchor.parquet")})
+        with m.phase(f"train:{method}"):
+            train_stage(t, out / "train" / method)
+        with m.phase(f"eval:{method}"):
+            evals[method] = eval_stage(resolve(EvalConfig, asdict(ec), {"model": tc.model,
+                                                                       "adapter": str(out / "train" / method / "adapter")}),
+                                       out / "eval" / method)
+        say(f"  {method}: Mean@{ec.k} {evals[method][f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
+    head("judge", (f"LLM judge {jc.model} at {jc.base_url} + offline measures" if jc.configured
+                        else "offline diversity measures (no --judge-base-url)"))
+    with m.phase("judge"):
+        for name in evals:
+            run_judge(out / "eval" / name, out / "eval" / name / "judge", jc, warn=lambda msg: say(msg, markup=False))
+    if sc:
+        head("sweep", f"β {','.join(f'{b:g}' for b in sc.betas)} x α {','.join(f'{a:g}' for a in sc.alphas)}, "
+             f"{sc.n_prompts} prompts x {sc.k}")
+        with m.phase("sweep"):
+            run_sweep(sc, out / "sweep")
+    head("report")
+    with m.phase("report"):
+        rep = build_report([out], out / "report", title=f"disa-bench embedded run ({run.profile} profile)",
+                           warn=lambda msg: say(msg, markup=False))
+    k = ec.k
+    m.write(out, summary={"mean@k": {name: {f"mean@{k}": r[f"mean@{k}"], "ci": r[f"mean@{k}_ci"]} for name, r in evals.items()},
+                          "claims": {c["id"]: c["verdict"] for c in rep["claims"]}})
+    return out / "report" / "report.md"
+
+
+def load_run_config(path: str | None, overrides: dict) -> RunConfig:
+    from ..config import load_yaml
+
+    data = load_yaml(path)
+    if "run" in data and isinstance(data["run"], dict):
+        data = data["run"] | {k: v for k, v in data.items() if k != "run"}
+    return resolve(RunConfig, data, overrides, where=path or "run")
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=2, default=str)

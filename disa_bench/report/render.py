@@ -1,0 +1,164 @@
+"""Markdown and LaTeX (booktabs) renderings of the report model built in :mod:`disa_bench.report`."""
+
+from __future__ import annotations
+
+import math
+
+from .tables import fmt_num, fmt_p
+
+FLAG_MARK = "†"
+
+
+def acc_cell_text(v: dict | None, bold: str = "**", pm: str = "±") -> str:
+    if not v:
+        return "—"
+    lo, hi = v["ci"]
+    half = (hi - lo) / 2 if math.isfinite(lo) and math.isfinite(hi) else float("nan")
+    s = f"{v['mean']:.1f} {pm} {half:.1f}" if math.isfinite(half) else f"{v['mean']:.1f}"
+    if v.get("best"):
+        s = f"{bold}{s}{bold}"
+    if v.get("flags"):
+        s += FLAG_MARK
+    return s
+
+
+def p_text(v: dict | None) -> str:
+    if not v or not v.get("vs_ref"):
+        return ""
+    r = v["vs_ref"]
+    return f"{r['diff']:+.1f}, p={fmt_p(r['p'])}"
+
+
+def _md_table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
+    align = align or ["---"] + ["---:"] * (len(header) - 1)
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(rep: dict) -> str:
+    acc, div, comp = rep["accuracy"], rep["diversity"], rep["compute"]
+    k = acc["k"]
+    L = [f"# {rep['title']}", ""]
+    if rep["warnings"]:
+        L += ["> **Warnings**", ">"] + [f"> - {w}" for w in rep["warnings"]] + [""]
+    ref = acc.get("reference")
+    L += [f"## Mean@{k} (95% CI half-width; best per column in **bold**; {FLAG_MARK} = not comparable, see Comparability)", ""]
+    header = ["model"] + [c["label"] for c in acc["columns"]]
+    rows = [[r["name"]] + [acc_cell_text(r["cells"].get(c["key"])) for c in acc["columns"]] for r in acc["rows"]]
+    L += _md_table(header, rows) + [""]
+    if ref:
+        L += [f"Paired bootstrap vs `{ref}` on the same prompts (Δ in Mean@{k} points, two-sided p):", ""]
+        rows = [[r["name"]] + [p_text(r["cells"].get(c["key"])) or "—" for c in acc["columns"]]
+                for r in acc["rows"] if r["method"] != ref]
+        L += _md_table(header, rows) + [""]
+    else:
+        L += ["No DISA results: paired p-values against DISA are not available.", ""]
+    L += ["## Claims (DISA abstract)", ""]
+    L += _md_table(["claim", "verdict", "numbers"], [[c["claim"], f"**{c['verdict']}**", c["numbers"]] for c in rep["claims"]],
+                   ["---", "---", "---"]) + [""]
+    L += ["## Diversity", ""]
+    if any(r["problems"] for r in div["rows"]):
+        header_d = ["model", "judge score (1–5)", "strategy entropy", "distinct strategies", "distinct answers", "distinct-4", "problems", "source"]
+        rows = [[r["name"], *(fmt_num(r["values"][f], 3) for f in div["fields"]), str(r["problems"]), r["source"] or "—"]
+                for r in div["rows"]]
+        L += _md_table(header_d, rows) + [""]
+        L += [f"Claims and the scatter use `{div['primary']}`." if div["primary"] else "No measure is available for every row.", ""]
+    else:
+        L += ["No samples.jsonl or judge output found: no diversity measures.", ""]
+    L += ["## Compute", ""]
+    if comp["rows"]:
+        header_c = ["method", "data", "steps", "tokens generated", "tokens forward", "tokens backward", "wall (s)",
+                    "device-hours", "peak mem (MB)"]
+        rows = [[r["name"], str(r["data"]), fmt_num(r["steps"]), fmt_num(r["tokens_generated"]), fmt_num(r["tokens_forward"]),
+                 fmt_num(r["tokens_backward"]), fmt_num(r["wall_seconds"]),
+                 f"{fmt_num(r['device_hours'], 4)} {r['device_kind']}-h" + (f" ({r['processes']} proc)" if r["processes"] > 1 else ""),
+                 fmt_num(r["peak_memory_mb"])] for r in comp["rows"]]
+        L += _md_table(header_c, rows) + [""]
+    else:
+        L += ["No train summaries found.", ""]
+    L += ["## Comparability", ""]
+    cmp_ = rep["comparability"]
+    if cmp_["issues"]:
+        L += [f"Not comparable (affected cells marked {FLAG_MARK}):", ""] + [f"- {i}" for i in cmp_["issues"]] + [""]
+    else:
+        L += ["All runs share tasks, eval split, sampling parameters, seeds and prompt sets.", ""]
+    if rep["gaps"]:
+        L += ["Gaps (no results):", ""] + [f"- {g}" for g in rep["gaps"]] + [""]
+    if rep["figures"]:
+        L += ["## Figures", ""] + [f"![{n}]({p})" for n, p in rep["figures"].items()] + [""]
+    L += ["---", "", "**Provenance**", ""] + [f"- {line}" for line in provenance_lines(rep["provenance"])] + [""]
+    return "\n".join(L)
+
+
+def provenance_lines(prov: dict) -> list[str]:
+    out = [f"report generated {prov['generated']} by disa-bench {prov.get('disa_bench')} (commit `{prov.get('report_commit')}`)"]
+    for r in prov["runs"]:
+        v = r.get("versions") or {}
+        out.append(f"`{r['name']}` ({r['kind']} {r['dir']}): commit `{r.get('git_commit')}`, config `{r.get('config_hash')}`, "
+                   f"seed {r.get('seed')}, torch {v.get('torch')}, transformers {v.get('transformers')}, peft {v.get('peft')}")
+    for t, s in prov["sampling"].items():
+        out.append(f"sampling `{t}`: " + "; ".join(s))
+    return out
+
+
+# ---------------------------------------------------------------------- LaTeX
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "†": r"$^\dagger$", "Δ": r"$\Delta$", "α": r"$\alpha$",
+        "β": r"$\beta$", "—": "--", "–": "--", "≥": r"$\geq$", "Ẑ": r"$\hat Z$", "−": "-", "±": r"$\pm$", "×": r"$\times$", "`": "",
+        "π": r"$\pi$", "≤": r"$\leq$", "<": r"$<$", ">": r"$>$"}
+
+
+def tex(s) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in str(s))
+
+
+def render_latex(rep: dict) -> str:
+    acc = rep["accuracy"]
+    k = acc["k"]
+    cols = acc["columns"]
+    L = ["% generated by disa-bench report; needs \\usepackage{booktabs}", ""]
+    L += [r"\begin{table}[t]", r"\centering", r"\small",
+          rf"\caption{{Mean@{k} (\%) with 95\% CI half-width; best per column in bold"
+          + (rf"; $p$: paired bootstrap vs {tex(acc['reference'])}" if acc.get("reference") else "") + "}",
+          r"\label{tab:main}", r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
+          "Model & " + " & ".join(tex(c["label"]) for c in cols) + r" \\", r"\midrule"]
+    for r in acc["rows"]:
+        cells = []
+        for c in cols:
+            v = r["cells"].get(c["key"])
+            s = tex(acc_cell_text(v, bold="", pm="±"))
+            if v and v.get("best"):
+                s = r"\textbf{" + s.replace(tex("†"), "") + "}" + (tex("†") if v.get("flags") else "")
+            if v and v.get("vs_ref"):
+                s += rf" {{\scriptsize($p$={tex(fmt_p(v['vs_ref']['p']))})}}"
+            cells.append(s)
+        L.append(tex(r["name"]) + " & " + " & ".join(cells) + r" \\")
+    L += [r"\bottomrule", r"\end{tabular}"]
+    if rep["comparability"]["issues"]:
+        L.append(r"\\[2pt]{\footnotesize $^\dagger$ not comparable: " + tex("; ".join(rep["comparability"]["issues"])) + "}")
+    L += [r"\end{table}", ""]
+    L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Claims of the DISA abstract checked on these runs}",
+          r"\label{tab:claims}", r"\begin{tabular}{p{0.34\linewidth}lp{0.46\linewidth}}", r"\toprule",
+          r"Claim & Verdict & Numbers \\", r"\midrule"]
+    for c in rep["claims"]:
+        L.append(f"{tex(c['claim'])} & {tex(c['verdict'])} & {tex(c['numbers'])} \\\\")
+    L += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    div = rep["diversity"]
+    if any(r["problems"] for r in div["rows"]):
+        L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Diversity of the samples per problem}",
+              r"\label{tab:diversity}", r"\begin{tabular}{lrrrrr}", r"\toprule",
+              r"Model & Judge & Strat.\ entropy & Distinct strat. & Distinct ans. & Distinct-4 \\", r"\midrule"]
+        for r in div["rows"]:
+            L.append(tex(r["name"]) + " & " + " & ".join(tex(fmt_num(r["values"][f], 3)) for f in div["fields"]) + r" \\")
+        L += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    if rep["compute"]["rows"]:
+        L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Training compute}", r"\label{tab:compute}",
+              r"\begin{tabular}{lrrrrr}", r"\toprule",
+              r"Method & Steps & Tokens gen. & Tokens fwd. & Wall (s) & Device-h \\", r"\midrule"]
+        for r in rep["compute"]["rows"]:
+            L.append(" & ".join(tex(x) for x in (r["name"], fmt_num(r["steps"]), fmt_num(r["tokens_generated"]),
+                                                 fmt_num(r["tokens_forward"]), fmt_num(r["wall_seconds"]),
+                                                 f"{fmt_num(r['device_hours'], 4)} {r['device_kind']}")) + r" \\")
+        L += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(L)

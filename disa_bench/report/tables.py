@@ -1,0 +1,326 @@
+"""The report's tables as plain data (rendered by :mod:`.html`/:func:`render_markdown`/:func:`render_latex`).
+
+- accuracy: rows = methods + base, columns = tasks + averages (math avg / code avg when the six math or
+  three code benchmarks are present, and the average over all tasks); cells = Mean@k with its 95% CI;
+  best per column in bold; paired bootstrap p-value of each method against the reference method (DISA).
+- diversity: judge score (when ``disa-bench judge`` ran with an LLM) and offline measures (judge summary, or
+  computed from samples.jsonl with disa_bench/judge/offline.py), pooled over tasks.
+- compute: tokens, wall time, CPU-/GPU-hours, peak memory from train summaries.
+- comparability: what differs between runs (tasks, splits, sampling, seeds, prompt sets, training budget).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from ..errors import UserError
+from .collect import Collection, Entry, TaskResult
+
+N_BOOT = 2000
+COMPARE_SAMPLING = ("k", "temperature", "top_p", "max_new_tokens", "seed")
+COMPARE_TRAIN = ("model", "store", "steps", "prompts_per_step", "n", "lr", "seed", "max_new_tokens", "lora_r", "full")
+
+
+# ---------------------------------------------------------------------- statistics
+def avg_ci(per_prompts: list[np.ndarray], n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05):
+    """Percentile CI (in %) of the average over tasks of per-task means, prompts resampled within each task."""
+    rng = np.random.default_rng(seed)
+    boots = np.zeros(n_boot)
+    for x in per_prompts:
+        x = np.asarray(x, dtype=np.float64)
+        boots += x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    boots /= len(per_prompts)
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return 100.0 * float(lo), 100.0 * float(hi)
+
+
+def paired_p(a_list: list[np.ndarray], b_list: list[np.ndarray], n_boot: int = N_BOOT, seed: int = 0) -> float:
+    """Two-sided paired bootstrap p-value for the difference of task-averaged means (one task: exactly
+    disa_bench.eval.metrics.paired_bootstrap_p)."""
+    from ..eval.metrics import paired_bootstrap_p
+
+    if len(a_list) == 1:
+        return paired_bootstrap_p(a_list[0], b_list[0], n_boot=n_boot, seed=seed)
+    ds = [np.asarray(a, float) - np.asarray(b, float) for a, b in zip(a_list, b_list)]
+    if any(d.size == 0 for d in ds) or not ds:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    boots = np.zeros(n_boot)
+    for d in ds:
+        boots += d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    boots /= len(ds)
+    obs = float(np.mean([d.mean() for d in ds]))
+    return float(min(1.0, (np.abs(boots - obs) >= abs(obs)).mean() + 1.0 / n_boot))
+
+
+def paired_arrays(a: dict[str, float], b: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    common = sorted(set(a) & set(b))
+    return np.array([a[c] for c in common], float), np.array([b[c] for c in common], float)
+
+
+# ---------------------------------------------------------------------- columns
+def columns(col: Collection) -> list[dict]:
+    """[{"key", "label", "tasks": [...], "kind": "task"|"avg"}]"""
+    from ..tasks.groups import TASK_GROUPS
+
+    tasks = col.tasks()
+    cols = [{"key": t, "label": t, "tasks": [t], "kind": "task"} for t in tasks]
+    for g, label in (("math6", "math avg"), ("code3", "code avg")):
+        members = [t for t in tasks if t in TASK_GROUPS[g]]
+        if len(members) >= 2 and len(members) < len(tasks):
+            cols.append({"key": f"{g}_avg", "label": label, "tasks": members, "kind": "avg"})
+    if len(tasks) > 1:
+        cols.append({"key": "avg", "label": "average", "tasks": tasks, "kind": "avg"})
+    return cols
+
+
+def headline_column(cols: list[dict]) -> dict:
+    """The column the abstract's claims use: the math average, else the overall average, else the one task."""
+    by = {c["key"]: c for c in cols}
+    return by.get("math6_avg") or by.get("avg") or cols[0]
+
+
+def cell(entry: Entry, column: dict, n_boot: int = N_BOOT) -> dict | None:
+    trs = [entry.tasks.get(t) for t in column["tasks"]]
+    if any(t is None for t in trs) or not trs:
+        return None
+    if len(trs) == 1:
+        t = trs[0]
+        return {"mean": t.mean, "ci": list(t.ci), "n": t.num_prompts}
+    means = [t.mean for t in trs]
+    pps = [np.array(list(t.per_prompt.values()), float) for t in trs]
+    ci = avg_ci(pps, n_boot=n_boot) if all(p.size for p in pps) else (float("nan"), float("nan"))
+    return {"mean": float(np.mean(means)), "ci": list(ci), "n": int(sum(t.num_prompts for t in trs))}
+
+
+def p_vs(entry: Entry, ref: Entry, column: dict, n_boot: int = N_BOOT) -> dict | None:
+    """Paired bootstrap p of entry vs ref on the prompts both have, per task of the column."""
+    a_list, b_list, n = [], [], 0
+    for t in column["tasks"]:
+        ta, tb = entry.tasks.get(t), ref.tasks.get(t)
+        if ta is None or tb is None:
+            return None
+        a, b = paired_arrays(ta.per_prompt, tb.per_prompt)
+        if a.size == 0:
+            return None
+        a_list.append(a)
+        b_list.append(b)
+        n += a.size
+    p = paired_p(a_list, b_list, n_boot=n_boot)
+    diff = 100.0 * float(np.mean([a.mean() - b.mean() for a, b in zip(a_list, b_list)]))
+    return {"p": p, "diff": diff, "paired_prompts": n}
+
+
+def accuracy_table(col: Collection, reference: str = "disa", n_boot: int = N_BOOT, flagged=None) -> dict:
+    cols = columns(col)
+    ref = col.by_method(reference)
+    flagged = flagged or {}
+    rows = []
+    for e in col.entries:
+        cells = {}
+        for c in cols:
+            v = cell(e, c, n_boot)
+            if v is not None:
+                v["flags"] = sorted({f for t in c["tasks"] for f in flagged.get((e.name, t), [])})
+                if ref is not None and e is not ref:
+                    v["vs_ref"] = p_vs(e, ref, c, n_boot)
+            cells[c["key"]] = v
+        rows.append({"name": e.name, "method": e.method, "cells": cells, "gaps": list(e.gaps)})
+    best = {}
+    for c in cols:
+        vals = [r["cells"][c["key"]]["mean"] for r in rows if r["cells"].get(c["key"])]
+        if vals:
+            m = max(vals)
+            best[c["key"]] = m
+            for r in rows:
+                v = r["cells"].get(c["key"])
+                if v:
+                    v["best"] = abs(v["mean"] - m) < 1e-9
+    hc = headline_column(cols) if cols else None
+    return {"columns": cols, "rows": rows, "reference": reference if ref is not None else None,
+            "headline": hc["key"] if hc else None, "k": _k(col)}
+
+
+def _k(col: Collection) -> int:
+    ks = Counter(t.k for e in col.entries for t in e.tasks.values())
+    return ks.most_common(1)[0][0] if ks else 8
+
+
+# ---------------------------------------------------------------------- diversity
+DIV_FIELDS = ("judge_score", "strategy_entropy", "distinct_strategies", "distinct_answers", "distinct_4")
+
+
+def problem_diversity(tr: TaskResult) -> dict[str, dict]:
+    """prompt_id -> {field: value} per problem: judge.jsonl rows when present, else offline from samples.jsonl."""
+    from ..judge.offline import load_samples, problem_measures
+
+    out: dict[str, dict] = {}
+    if tr.judge_rows:
+        for pid, r in tr.judge_rows.items():
+            off = (r.get("offline") or {}).get("all") or {}
+            llm = r.get("llm") or {}
+            out[pid] = {"judge_score": llm.get("score") if llm.get("status") == "ok" else None,
+                        "strategy_entropy": off.get("strategy_entropy"),
+                        "distinct_strategies": off.get("distinct_strategies"),
+                        "distinct_answers": off.get("distinct_answers"),
+                        "distinct_4": (off.get("distinct_n") or {}).get("4")}
+        return out
+    if tr.samples_path is None:
+        return out
+    try:
+        groups = load_samples(tr.samples_path)
+    except (UserError, OSError):
+        return out
+    for pid, rows in groups.items():
+        off = problem_measures(rows)["all"]
+        out[pid] = {"judge_score": None, "strategy_entropy": off["strategy_entropy"],
+                    "distinct_strategies": off["distinct_strategies"], "distinct_answers": off["distinct_answers"],
+                    "distinct_4": off["distinct_n"].get("4")}
+    return out
+
+
+def diversity_table(col: Collection) -> dict:
+    """Per row: mean of each diversity field over all problems of all tasks, and where it came from.
+
+    ``primary``: the field used for claims and the scatter plot: the LLM judge score when every row with
+    diversity has one, else strategy entropy, else distinct-4."""
+    rows = []
+    per_problem: dict[str, dict[str, dict]] = {}
+    for e in col.entries:
+        pp: dict[str, dict] = {}
+        sources = set()
+        for t, tr in e.tasks.items():
+            d = problem_diversity(tr)
+            if d:
+                sources.add("judge" if tr.judge_rows else "offline (samples.jsonl)")
+            pp.update({f"{t}::{pid}": v for pid, v in d.items()})
+        per_problem[e.name] = pp
+        vals = {}
+        for f in DIV_FIELDS:
+            xs = [v[f] for v in pp.values() if v.get(f) is not None]
+            vals[f] = float(np.mean(xs)) if xs else None
+        rows.append({"name": e.name, "method": e.method, "values": vals, "problems": len(pp),
+                     "source": ", ".join(sorted(sources)) or None})
+    with_div = [r for r in rows if r["problems"]]
+    primary = None
+    for f in ("judge_score", "strategy_entropy", "distinct_4"):
+        if with_div and all(r["values"][f] is not None for r in with_div):
+            primary = f
+            break
+    return {"fields": list(DIV_FIELDS), "rows": rows, "primary": primary, "per_problem": per_problem}
+
+
+# ---------------------------------------------------------------------- compute
+def compute_table(col: Collection) -> dict:
+    rows = []
+    for e in col.entries:
+        if not e.train:
+            continue
+        c = e.train.get("compute") or {}
+        fair = e.train.get("fairness") or {}
+        procs = int(fair.get("num_processes") or 1)
+        wall = c.get("wall_seconds")
+        kind = "GPU" if c.get("peak_memory_kind") == "cuda_max_allocated" else "CPU"
+        rows.append({"name": e.name, "method": e.method, "data": e.train.get("data_source") or e.train.get("data"),
+                     "steps": e.train.get("steps"), "tokens_generated": c.get("tokens_generated"),
+                     "tokens_forward": c.get("tokens_forward"), "tokens_backward": c.get("tokens_backward"),
+                     "wall_seconds": wall, "device_hours": (wall * procs / 3600.0) if wall is not None else None,
+                     "device_kind": kind, "processes": procs, "peak_memory_mb": c.get("peak_memory_mb"),
+                     "reward_first": e.train.get("reward_first"), "reward_last": e.train.get("reward_last")})
+    return {"rows": rows}
+
+
+# ---------------------------------------------------------------------- comparability
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def comparability(col: Collection, reference: str = "disa") -> dict:
+    """Issues (one line each) and the (row, task) cells they affect.
+
+    Per task, every row is compared with the reference row (DISA, else the most common setting): eval split,
+    sampling parameters (k, temperature, top_p, max_new_tokens, seed) and the prompt set. Rows missing a task
+    that others have, and training budgets / seeds / stores that differ between train runs, are listed too."""
+    issues: list[str] = []
+    flagged: dict[tuple[str, str], list[str]] = {}
+    tasks = col.tasks()
+    ref_entry = col.by_method(reference)
+    for t in tasks:
+        have = [e for e in col.entries if t in e.tasks]
+        missing = [e for e in col.entries if e.tasks and t not in e.tasks]
+        for e in missing:
+            issues.append(f"task `{t}`: no results for `{e.name}` (cell left empty; excluded from averages)")
+        if len(have) < 2:
+            continue
+        ref = ref_entry if ref_entry is not None and t in ref_entry.tasks else None
+
+        def setting(e: Entry) -> dict:
+            tr = e.tasks[t]
+            s = {"split": tr.split}
+            s.update({k: tr.sampling.get(k) for k in COMPARE_SAMPLING})
+            if s["seed"] is None:
+                s["seed"] = tr.seed
+            return s
+
+        if ref is None:  # most common setting
+            counts = Counter(tuple(sorted(setting(e).items(), key=lambda kv: kv[0])) for e in have)
+            ref_setting = dict(counts.most_common(1)[0][0])
+            ref_label = "the most common setting"
+            ref_prompts = Counter(frozenset(e.tasks[t].per_prompt) for e in have).most_common(1)[0][0]
+        else:
+            ref_setting = setting(ref)
+            ref_label = f"`{ref.name}`"
+            ref_prompts = frozenset(ref.tasks[t].per_prompt)
+        for e in have:
+            if e is ref:
+                continue
+            s = setting(e)
+            diffs = [f"{k} {_fmt(s[k])} vs {_fmt(ref_setting[k])}" for k in s if s[k] != ref_setting.get(k)]
+            for k in s:
+                if s[k] != ref_setting.get(k):
+                    flagged.setdefault((e.name, t), []).append("seed" if k == "seed" else "split" if k == "split" else "sampling")
+            pr = frozenset(e.tasks[t].per_prompt)
+            if pr and ref_prompts and pr != ref_prompts:
+                common = len(pr & ref_prompts)
+                diffs.append(f"prompt set differs ({len(pr)} prompts, {common} shared with {len(ref_prompts)} of the reference; "
+                             f"paired p-values use the shared ones)")
+                flagged.setdefault((e.name, t), []).append("prompts")
+            if diffs:
+                issues.append(f"task `{t}`, `{e.name}` vs {ref_label}: " + "; ".join(diffs))
+    trains = [e for e in col.entries if e.train]
+    if len(trains) >= 2:
+        ref_t = next((e for e in trains if e.method == reference), trains[0])
+        rf = ref_t.train.get("fairness") or {}
+        for e in trains:
+            if e is ref_t:
+                continue
+            f = e.train.get("fairness") or {}
+            diffs = []
+            for k in COMPARE_TRAIN:
+                if k in f and k in rf and f[k] != rf[k]:
+                    diffs.append(f"{k} {_fmt(f[k])} vs {_fmt(rf[k])}")
+            if diffs:
+                issues.append(f"training of `{e.name}` vs `{ref_t.name}`: " + "; ".join(diffs))
+                for t in e.tasks:
+                    flagged.setdefault((e.name, t), []).append("training")
+    flagged = {k: sorted(set(v)) for k, v in flagged.items()}
+    return {"issues": issues, "flagged": flagged, "comparable": not issues}
+
+
+def fmt_num(x, nd: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.{nd}f}"
+
+
+def fmt_p(p) -> str:
+    if p is None or (isinstance(p, float) and not math.isfinite(p)):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"

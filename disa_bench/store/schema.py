@@ -1,0 +1,160 @@
+"""The shared trajectory store: one Parquet file, one row per trajectory, schema versioned.
+
+Every method reads the same store: DISA's anchor (IS estimate of log Z), LoRA-SFT (distillation data), and
+the RL methods in ``--data offline`` mode (ratios against ``behavior_logprobs``). The schema is documented
+in docs/store.md. It is validated on read; a bad column, a NaN/inf log-prob, or a reward outside the
+declared range is one error line naming the column and the row.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..errors import UserError
+from ..io import atomic_path
+
+SCHEMA_VERSION = "1"
+
+
+def schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("prompt_id", pa.string()),
+            ("task", pa.string()),
+            ("prompt", pa.string()),
+            ("completion", pa.string()),
+            ("completion_ids", pa.list_(pa.int32())),
+            ("behavior_logprobs", pa.list_(pa.float32())),
+            ("proposal_logprob", pa.float64()),
+            ("ref_logprob", pa.float64()),
+            ("num_tokens", pa.int32()),
+            ("reward", pa.float64()),
+            ("truncated", pa.bool_()),
+            ("proposal_model", pa.string()),
+            ("temperature", pa.float64()),
+            ("seed", pa.int64()),
+        ],
+        metadata={
+            b"disa_bench_schema": SCHEMA_VERSION.encode(),
+        },
+    )
+
+
+REQUIRED = [f.name for f in schema()]
+
+
+def write_store(path: str | Path, rows: list[dict], reward_range=(0.0, 1.0), extra_meta: dict | None = None) -> None:
+    """Validate ``rows`` and write them atomically. Extra keys become extra columns."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not rows:
+        raise UserError(f"refusing to write an empty trajectory store to {path}")
+    base = schema()
+    extra = [k for k in rows[0] if k not in REQUIRED]
+    cols = {f.name: pa.array([r[f.name] for r in rows], type=f.type) for f in base}
+    for k in extra:
+        cols[k] = pa.array([r[k] for r in rows])
+    meta = dict(base.metadata)
+    meta[b"reward_range"] = json.dumps(list(reward_range)).encode()
+    if extra_meta:
+        meta[b"disa_bench_meta"] = json.dumps(extra_meta).encode()
+    table = pa.table(cols).replace_schema_metadata(meta)
+    validate(table, str(path))
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_store(path: str | Path):
+    """Read and validate a store; returns a pyarrow Table."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"trajectory store {str(path)!r} does not exist")
+    if path.is_dir() and (path / "store.parquet").is_file():  # the --out dir of 'disa-bench propose'
+        path = path / "store.parquet"
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # corrupt / not parquet
+        raise UserError(f"{path}: not a readable Parquet trajectory store ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    validate(table, str(path))
+    return table
+
+
+def store_meta(table) -> dict:
+    import json
+
+    m = table.schema.metadata or {}
+    return json.loads(m.get(b"disa_bench_meta", b"{}"))
+
+
+def validate(table, where: str) -> None:
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+
+    want = schema()
+    names = set(table.column_names)
+    for f in want:
+        if f.name not in names:
+            raise UserError(f"{where}: missing column {f.name!r} (expected {f.type})")
+        got = table.schema.field(f.name).type
+        same = (got == f.type) or (pa.types.is_list(got) and pa.types.is_list(f.type) and got.value_type == f.type.value_type)
+        if not same:
+            raise UserError(f"{where}: column {f.name!r} has type {got}, expected {f.type}")
+    if table.num_rows == 0:
+        raise UserError(f"{where}: the store has no rows")
+    lo, hi = (0.0, 1.0)
+    meta = table.schema.metadata or {}
+    if b"reward_range" in meta:
+        lo, hi = json.loads(meta[b"reward_range"])
+    for name in ("proposal_logprob", "ref_logprob", "reward", "temperature"):
+        col = table.column(name)
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise UserError(f"{where}: column {name!r} row {row} is null")
+        arr = col.to_numpy()
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise UserError(f"{where}: column {name!r} row {int(bad[0])} is {arr[bad[0]]} (expected a finite number)")
+    rew = table.column("reward").to_numpy()
+    bad = np.flatnonzero((rew < lo) | (rew > hi))
+    if bad.size:
+        raise UserError(f"{where}: column 'reward' row {int(bad[0])} is {rew[bad[0]]} (expected within [{lo}, {hi}])")
+    lps = table.column("behavior_logprobs")
+    flat = pa.compute.list_flatten(lps).to_numpy(zero_copy_only=False).astype(np.float64)
+    if flat.size and not np.isfinite(flat).all():
+        offsets = lps.combine_chunks().offsets.to_numpy()
+        pos = int(np.flatnonzero(~np.isfinite(flat))[0])
+        row = int(np.searchsorted(offsets, pos, side="right") - 1)
+        raise UserError(f"{where}: column 'behavior_logprobs' row {row} holds a NaN/inf log-prob")
+    ntok = table.column("num_tokens").to_numpy()
+    lens = pa.compute.list_value_length(table.column("completion_ids")).to_numpy(zero_copy_only=False)
+    blens = pa.compute.list_value_length(lps).to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero((lens != ntok) | (blens != ntok))
+    if bad.size:
+        r = int(bad[0])
+        raise UserError(f"{where}: row {r}: num_tokens={ntok[r]} but completion_ids has {lens[r]} and behavior_logprobs {blens[r]} entries")
+
+
+def group_by_prompt(table) -> dict[str, dict]:
+    """Columns as numpy arrays grouped by prompt_id, in first-appearance order."""
+    import numpy as np
+
+    pid = table.column("prompt_id").to_pylist()
+    order: dict[str, list[int]] = {}
+    for i, p in enumerate(pid):
+        order.setdefault(p, []).append(i)
+    cols = {c: table.column(c).to_numpy() for c in ("proposal_logprob", "ref_logprob", "reward", "num_tokens")}
+    return {p: {c: np.asarray(v[idx]) for c, v in cols.items()} | {"rows": idx} for p, idx in order.items()}
+
+
+def is_finite(x: float) -> bool:
+    return math.isfinite(x)
