@@ -39,3 +39,25 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
+
+
+def discover(package: str, path, skip: tuple[str, ...] = ()) -> list[str]:
+    """Import every module of ``package`` (its ``__path__`` is ``path``) except ``skip``, so that plug-ins register
+    themselves by existing: a new method, task or backend is one new file. A module that fails to import is a
+    UserError naming it, never a silent skip. Returns the imported module names."""
+    import importlib
+    import pkgutil
+
+    names = []
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        if info.name in skip or info.name.startswith("_"):
+            continue
+        full = f"{package}.{info.name}"
+        try:
+            importlib.import_module(full)
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001  (any failure of a plug-in module is reported with its name)
+            raise UserError(f"cannot import plug-in module {full} ({type(e).__name__}: {e})") from e
+        names.append(full)
+    return names
