@@ -9,6 +9,10 @@ same lr, no weight decay, grad clip 1.0, constant schedule; the same countdown p
 prompt, temperature 1, top_p 1, the same max completion length (the task's), one optimizer step per
 generation batch, k3 KL to pi_ref with coefficient 0.001 (TRL ``beta``), clip 0.2 and token-mean loss (TRL
 ``loss_type="dapo"``), the task's own grader as reward. One thread, same process, timed after setup.
+The same memory strategy on both sides: full fp32 activations, no gradient checkpointing (TRL's GRPOConfig
+defaults to ``gradient_checkpointing=True``, which recomputes activations in the backward pass; the engine never
+does, so leaving TRL's default on would charge TRL for recomputation a tiny model does not need). The script
+reads the strategy back from both trainers, prints it, and refuses to report a ratio if they differ.
 
 Prints the wall-time ratio ours / TRL (goal <= 0.67) and a per-phase split:
   generate  sampling (ours: HF backend; TRL: ``_generate``)
@@ -40,6 +44,14 @@ def build_store(task, problems, path: Path) -> None:
     write_store(path, rows, reward_range=task.reward_range)
 
 
+def memory_strategy(model, config_flag: bool) -> str:
+    """What the trainer's model does about activation memory, read back from its modules (transformers sets
+    ``gradient_checkpointing = True`` on the modules it checkpoints), plus the weights' dtype."""
+    on = bool(config_flag) or any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+    dtype = next(model.parameters()).dtype
+    return f"gradient checkpointing {'on' if on else 'off'}, {str(dtype).replace('torch.', '')} weights"
+
+
 def run_ours(args, store: Path, out: Path) -> dict:
     from disa_bench.train.engine import Trainer
     from disa_bench.train.config import TrainConfig
@@ -47,10 +59,12 @@ def run_ours(args, store: Path, out: Path) -> dict:
     cfg = TrainConfig(method="grpo", model=args.model, store=str(store), steps=args.steps, prompts_per_step=args.prompts, n=args.n,
                       mini_batches=1, lr=args.lr, lora_r=32, lora_alpha=64, lora_dropout=0.0, seed=0,
                       method_args={"kl_coef": 0.001, "loss_agg": "token-mean"})
-    s = Trainer(cfg, out).train()
+    t = Trainer(cfg, out)
+    s = t.train()
     c = s["compute"]
     ph = c["phase_seconds"]
     return {"wall": c["wall_seconds"], "generate": ph["generate"], "score": ph["score"], "update": ph["update"],
+            "memory": memory_strategy(t.model, False),
             "tokens_generated": c["tokens_generated"], "reward": s["reward_last"]}
 
 
@@ -78,6 +92,7 @@ def run_trl(args, task, problems, max_new: int, out: Path) -> dict:
         warmup_steps=0, beta=0.001, epsilon=0.2, loss_type="dapo", num_iterations=1, use_cpu=True, seed=0,
         logging_steps=1, report_to=[], save_strategy="no", disable_tqdm=True, bf16=False, fp16=False,
         dataloader_num_workers=0, remove_unused_columns=False, shuffle_dataset=False,
+        gradient_checkpointing=False,  # like for like: the engine does not checkpoint activations
     )
     peft_cfg = LoraConfig(r=32, lora_alpha=64, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=cfg, train_dataset=ds, processing_class=tok,
@@ -100,6 +115,7 @@ def run_trl(args, task, problems, max_new: int, out: Path) -> dict:
     wall = time.perf_counter() - t0
     logs = [h for h in trainer.state.log_history if "reward" in h]
     return {"wall": round(wall, 2), "generate": round(timers["generate"], 2),
+            "memory": memory_strategy(trainer.model, trainer.args.gradient_checkpointing),
             "score": round(timers["gen_and_score"] - timers["generate"], 2),
             "update": round(wall - timers["gen_and_score"], 2),
             "tokens_generated": int(sum(h.get("num_tokens", 0) for h in logs[-1:])) if logs else None,
@@ -137,6 +153,9 @@ def main(argv=None):
         build_store(task, problems, d / "store.parquet")
         ours = run_ours(args, d / "store.parquet", d / "ours")
         theirs = run_trl(args, task, problems, max_new, d / "trl")
+    print(f"memory strategy: disa-bench: {ours['memory']}; TRL: {theirs['memory']}")
+    if ours["memory"] != theirs["memory"]:
+        sys.exit("error: the two sides run different memory strategies; the ratio would not compare like for like")
     ratio = ours["wall"] / theirs["wall"]
     print(f"GRPO, {args.model} + LoRA r32, {args.steps} steps x {args.prompts} prompts x {args.n} generations, "
           f"max {max_new} new tokens, {args.threads} thread(s), torch {torch.__version__}, trl {trl.__version__}")
