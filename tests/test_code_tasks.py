@@ -9,7 +9,6 @@ import pytest
 from disa_bench.errors import UserError
 from disa_bench.graders.code import extract_code, grade_many, lcb_outputs_match, tokens_match
 from disa_bench.tasks.base import get_task, task_names
-from disa_bench.tasks.code_bench import CodeBench
 
 
 def fence(code: str) -> str:
@@ -91,7 +90,7 @@ def test_humanevalplus_wrong_programs_fail(he):
         fence("    import os\n    os._exit(0)\n"): "wrong",
         fence("def has_close_elements(numbers, threshold):\n    while True:\n        pass\n"): "timeout",
     }
-    he_fast = CodeBench("humanevalplus", data=he.data, timeout_s=3)
+    he_fast = get_task("humanevalplus", data=he.data, timeout_s=3)
     pairs = [(p0, r) for r in cases] + [(p0, fence(full)), (p0, canonical)]
     grades = he_fast.grade_batch(pairs)
     for (_, resp), g, want in zip(pairs, grades, list(cases.values()) + ["ok", "ok"]):

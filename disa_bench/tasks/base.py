@@ -23,24 +23,10 @@ class Task(Protocol):
 TASKS: Registry = Registry("task")
 
 
-def _load_builtin() -> None:
-    """Import every module of this package once: each registers its tasks with ``TASKS.add``."""
-    import importlib
-    import pkgutil
-
-    from .. import tasks
-
-    for m in pkgutil.iter_modules(tasks.__path__):
-        if m.name not in ("base",):
-            importlib.import_module(f"{tasks.__name__}.{m.name}")
-
-
 def get_task(name: str, **kwargs) -> Task:
     """Instantiate a registered task by name; an unknown name lists the valid ones."""
-    _load_builtin()
     return TASKS.get(name)(**kwargs)
 
 
 def task_names() -> list[str]:
-    _load_builtin()
     return TASKS.names()

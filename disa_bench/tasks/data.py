@@ -1,16 +1,19 @@
-"""Where benchmark files come from: one rule shared by the math and code benchmark tasks.
+"""Where benchmark rows come from: one rule shared by every benchmark family (math, humanevalplus, ...).
 
 ``data=None`` reads ``$DISA_BENCH_BENCHMARKS/<family>/<file>`` (default: ``shared/benchmarks`` next to the
 repository); a directory is searched for ``<file>`` or ``<family>/<file>``; an existing file is used as is;
-anything else that does not look like a local path is taken as a Hugging Face dataset id.
+anything else that does not look like a local path is taken as a Hugging Face dataset id (loaded with
+``datasets`` only then).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..io import read_jsonl_rows
 
 REPO = Path(__file__).resolve().parents[2]  # parent of the disa_bench package dir
 
@@ -55,3 +58,25 @@ def load_hf_rows(dataset_id: str, split: str) -> list[tuple[int, dict]]:
         raise UserError(f"cannot load Hugging Face dataset {dataset_id!r} (split {split!r}): "
                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     return [(i + 1, dict(r)) for i, r in enumerate(ds)]
+
+
+@dataclass
+class Rows:
+    """The rows of one benchmark: ``(line number, row)`` pairs, a label for error messages (``path`` or
+    ``hf:<id>``) and, for a local file, its directory (where side files such as id lists live)."""
+
+    rows: list[tuple[int, dict]]
+    label: str
+    dir: Path | None
+
+
+def load_rows(name: str, data: str | None, family: str, file: str, hf_split: str = "test") -> Rows:
+    """Read benchmark ``name``'s rows from wherever :func:`locate` points; no rows at all is a UserError."""
+    kind, where = locate(name, data, family, file)
+    if kind == "file":
+        out = Rows(read_jsonl_rows(where), where, Path(where).parent)
+    else:
+        out = Rows(load_hf_rows(where, hf_split), f"hf:{where}", None)
+    if not out.rows:
+        raise UserError(f"{out.label}: no rows")
+    return out

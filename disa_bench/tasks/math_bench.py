@@ -1,29 +1,22 @@
 """The math benchmarks: aime24, aime25, amc23, math500, minerva, olympiadbench (= group ``math6``) and gsm8k.
 
-Each set is one :class:`MathSpec` row (file name, question field, how to read the reference answer); one
-:class:`MathBench` class does loading, prompting and grading for all of them. Benchmarks have only a
-``test`` split.
+Each set is one :class:`MathSpec` (file name, question field, how to read the reference answer); the
+:class:`MathBench` family turns rows into problems and grades with math-verify on the last ``\\boxed{}``
+(disa_bench/graders/math.py). Rows, data roots and templates: :mod:`disa_bench.tasks.benchmark`.
 
-Data (``data=``): a local dir holding the file (or ``math/<file>``), a ``.jsonl`` path, or a Hugging Face
-dataset id (loaded with ``datasets`` only then). Default: ``$DISA_BENCH_BENCHMARKS`` or, if unset,
-``<repo>/../shared/benchmarks``.
-
-Prompt (``template=``): ``plain`` = question + the usual instruction; ``chat`` = the Qwen2.5-Math ChatML
-template (system = instruction); ``hf:<tokenizer dir or id>`` = that tokenizer's own chat template.
+Prompt: ``plain`` = question + the usual instruction; ``chat`` = the Qwen2.5-Math ChatML template (system =
+instruction); ``hf:<tokenizer>`` = one user message, question + instruction, in that tokenizer's template.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UserError
-from ..io import read_jsonl_rows
 from ..types import Grade, Problem
-from .base import TASKS
-from .data import default_data_root, load_hf_rows, locate  # noqa: F401  (default_data_root re-exported)
+from .benchmark import Benchmark, Item, Spec, register
+from .data import Rows
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -31,7 +24,7 @@ INSTRUCTION = "Please reason step by step, and put your final answer within \\bo
 # ---------------------------------------------------------------- per-set answer readers
 
 
-def _plain(field_name: str) -> Callable[[dict], str | None]:
+def answer_field(field_name: str) -> Callable[[dict], str | None]:
     def get(row: dict):
         v = row.get(field_name)
         if v is None or (isinstance(v, str) and not v.strip()):
@@ -90,126 +83,45 @@ _gsm8k.field = "answer"  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
-class MathSpec:
-    file: str  # file name under the data root's math/ dir
+class MathSpec(Spec):
     question: str  # question field
     answer: Callable[[dict], str | None]  # reads the reference answer from a row
-    hf_split: str = "test"
 
 
 SPECS: dict[str, MathSpec] = {
-    "aime24": MathSpec("aime24.jsonl", "problem", _plain("answer")),
-    "aime25": MathSpec("aime25.jsonl", "problem", _plain("answer")),
-    "amc23": MathSpec("amc23.jsonl", "problem", _plain("answer")),
-    "math500": MathSpec("math500.jsonl", "problem", _plain("answer")),
+    "aime24": MathSpec("aime24.jsonl", "problem", answer_field("answer")),
+    "aime25": MathSpec("aime25.jsonl", "problem", answer_field("answer")),
+    "amc23": MathSpec("amc23.jsonl", "problem", answer_field("answer")),
+    "math500": MathSpec("math500.jsonl", "problem", answer_field("answer")),
     "minerva": MathSpec("minerva_math.jsonl", "problem", _minerva),
     "olympiadbench": MathSpec("olympiadbench.jsonl", "question", _olympiad),
     "gsm8k": MathSpec("gsm8k_test.jsonl", "question", _gsm8k),
 }
-MATH6 = ["aime24", "aime25", "amc23", "math500", "minerva", "olympiadbench"]
 
 
-# ---------------------------------------------------------------- prompt templates
+class MathBench(Benchmark):
+    """One math benchmark: problem ids ``<name>/<row index>``, answer = the reference read by its spec."""
 
+    family = "math"
+    system = INSTRUCTION
 
-def render_prompt(question: str, template: str = "plain") -> str:
-    if template == "plain":
-        return f"{question}\n{INSTRUCTION}"
-    if template == "chat":
-        return (f"<|im_start|>system\n{INSTRUCTION}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n"
-                "<|im_start|>assistant\n")
-    if template.startswith("hf:"):
-        return _hf_chat(template[3:], question)
-    raise UserError(f"unknown math prompt template {template!r}; valid: plain, chat, hf:<tokenizer dir or id>")
+    def plain(self, system: str, user: str) -> str:
+        return f"{user}\n{system}"
 
+    def messages(self, system: str, user: str) -> list[dict]:
+        return [{"role": "user", "content": self.plain(system, user)}]
 
-_TOKENIZERS: dict = {}
-
-
-def _hf_chat(name: str, question: str) -> str:
-    if name not in _TOKENIZERS:
-        from ..models import load_tokenizer
-
-        _TOKENIZERS[name] = load_tokenizer(name)
-    tok = _TOKENIZERS[name]
-    if not getattr(tok, "chat_template", None):
-        raise UserError(f"tokenizer {name!r} has no chat template; use template 'plain' or 'chat'")
-    msgs = [{"role": "user", "content": f"{question}\n{INSTRUCTION}"}]
-    return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-
-
-# ---------------------------------------------------------------- loading
-
-
-def read_rows(path: Path) -> list[tuple[int, dict]]:
-    """(line number, row) for each non-blank line of a jsonl file; a bad line is a UserError naming it."""
-    return read_jsonl_rows(path)
-
-
-@dataclass
-class MathBench:
-    """One math benchmark. ``grade`` = math-verify on the last ``\\boxed{}`` (see disa_bench/graders/math.py)."""
-
-    name: str
-    data: str | None = None
-    template: str = "plain"
-    max_new_tokens: int = 4096
-    reward_range: tuple[float, float] = (0.0, 1.0)
-    _rows: list | None = field(default=None, init=False, repr=False)
-    default_eval_prompts = None  # eval every problem unless --n-prompts says otherwise
-
-    def __post_init__(self):
-        if self.name not in SPECS:
-            raise UserError(f"unknown math benchmark {self.name!r}; valid: {', '.join(SPECS)}")
-        self.spec = SPECS[self.name]
-        render_prompt("q", self.template) if not self.template.startswith("hf:") else None  # validate early
-
-    # -------- data
-    def source(self) -> str:
-        """Where the rows come from: a file path or ``hf:<id>``."""
-        return self._locate()[1]
-
-    def _locate(self) -> tuple[str, str]:
-        return locate(self.name, self.data, "math", self.spec.file)
-
-    def rows(self) -> list[tuple[int, dict]]:
-        if self._rows is None:
-            kind, where = self._locate()
-            if kind == "file":
-                rows = read_rows(Path(where))
-                label = where
-            else:
-                rows = self._load_hf(where)
-                label = f"hf:{where}"
-            if not rows:
-                raise UserError(f"{label}: no rows")
-            afield = getattr(self.spec.answer, "field", "answer")
-            for ln, row in rows:
-                q = row.get(self.spec.question)
-                if not isinstance(q, str) or not q.strip():
-                    raise UserError(f"{label}:{ln}: missing question field {self.spec.question!r}")
-                if self.spec.answer(row) is None:
-                    raise UserError(f"{label}:{ln}: missing or unreadable answer field {afield!r}")
-            self._rows = rows
-        return self._rows
-
-    def _load_hf(self, dataset_id: str) -> list[tuple[int, dict]]:
-        return load_hf_rows(dataset_id, self.spec.hf_split)
-
-    # -------- Task protocol
-    def problems(self, split: str = "test", n: int | None = None, seed: int = 0) -> list[Problem]:
-        if split != "test":
-            raise UserError(f"task {self.name!r} is a benchmark with only a 'test' split (got {split!r})")
-        rows = self.rows()
-        idx = list(range(len(rows)))
-        if n is not None and n < len(idx):
-            idx = sorted(random.Random(f"{self.name}|{split}|{seed}").sample(idx, n))
-        out = []
-        for i in idx:
-            ln, row = rows[i]
-            q = row[self.spec.question].strip()
-            out.append(Problem(prompt_id=f"{self.name}/{i}", task=self.name, prompt=render_prompt(q, self.template),
-                               answer=self.spec.answer(row), meta={"question": q, "line": ln}))
+    def parse(self, rows: Rows) -> list[Item]:
+        spec, out = self.spec, []
+        for i, (ln, row) in enumerate(rows.rows):
+            q = row.get(spec.question)
+            if not isinstance(q, str) or not q.strip():
+                raise UserError(f"{rows.label}:{ln}: missing question field {spec.question!r}")
+            answer = spec.answer(row)
+            if answer is None:
+                afield = getattr(spec.answer, "field", "answer")
+                raise UserError(f"{rows.label}:{ln}: missing or unreadable answer field {afield!r}")
+            out.append(Item(f"{self.name}/{i}", ln, q.strip(), answer=answer))
         return out
 
     def grade(self, problem: Problem, response: str) -> Grade:
@@ -230,13 +142,4 @@ class MathBench:
         return grader_version()
 
 
-def _factory(set_name: str):
-    def make(**kwargs) -> MathBench:
-        return MathBench(set_name, **kwargs)
-
-    make.__name__ = f"MathBench[{set_name}]"
-    return make
-
-
-for _n in SPECS:
-    TASKS.add(_n, _factory(_n))
+register(MathBench, SPECS)
