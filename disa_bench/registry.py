@@ -41,7 +41,7 @@ class Registry(Generic[T]):
         return name in self._items
 
 
-def discover(package: str, path, skip: tuple[str, ...] = ()) -> list[str]:
+def discover(package: str, path, kind: str = "plug-in", skip: tuple[str, ...] = ()) -> list[str]:
     """Import every module of ``package`` (its ``__path__`` is ``path``) except ``skip``, so that plug-ins register
     themselves by existing: a new method, task or backend is one new file. A module that fails to import is a
     UserError naming it, never a silent skip. Returns the imported module names."""
@@ -58,6 +58,6 @@ def discover(package: str, path, skip: tuple[str, ...] = ()) -> list[str]:
         except UserError:
             raise
         except Exception as e:  # noqa: BLE001  (any failure of a plug-in module is reported with its name)
-            raise UserError(f"cannot import plug-in module {full} ({type(e).__name__}: {e})") from e
+            raise UserError(f"{kind} module {full} failed to import: {type(e).__name__}: {e}") from e
         names.append(full)
     return names

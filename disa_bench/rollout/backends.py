@@ -14,7 +14,7 @@ def _register_all() -> None:
     only when used — or a new one) registers itself."""
     from ..registry import discover
 
-    discover(__package__, _PATH)
+    discover(__package__, _PATH, "rollout backend")
 
 
 def backend_names() -> list[str]:
