@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -62,7 +65,7 @@ def _no_leftover_workdirs():
 
 def test_isolation_status_is_reported():
     st = isolation_status()
-    for k in ("root", "uid_switch", "network_isolated", "mount_ns", "nproc_enforced", "env_visible"):
+    for k in ("root", "uid_switch", "network_isolated", "mount_ns", "nproc_enforced", "env_visible", "env_remapped"):
         assert isinstance(st[k], bool)
     print("isolation on this machine:", st)
     r = run_python("pass", limits=FAST)
@@ -86,6 +89,98 @@ def test_env_visibility_is_probed_and_explained(monkeypatch):
     verdict, reason = sandbox._classify(1, "Traceback...\nModuleNotFoundError: No module named 'numpy'\n", False,
                                         False, FAST)
     assert verdict == "error" and "cannot read" in reason and sys.prefix in reason
+
+
+def test_graft_plan():
+    """Which dirs get a graft: the shallowest unsearchable parent (or the entry right under /tmp) is the gate; a dir
+    inside a grafted one needs its own graft only past another unsearchable dir; a reachable dir needs none."""
+    from disa_bench.graders.sandbox_ns import Graft, plan_grafts
+
+    top = tempfile.mkdtemp()  # /tmp/tmpX, 0700
+    try:
+        v = os.path.join(top, "a", "venv")
+        deep = os.path.join(v, "locked", "pkgs")
+        os.makedirs(deep)
+        os.makedirs(os.path.join(v, "open", "pkgs"))
+        os.chmod(os.path.join(v, "locked"), 0o700)
+        plan = plan_grafts([v, deep, os.path.join(v, "open", "pkgs"), "/usr"])
+        noexec = bool(os.statvfs(top).f_flag & os.ST_NOEXEC)
+        assert plan == (Graft(top, v, noexec), Graft(os.path.join(v, "locked"), deep, noexec))
+        os.chmod(top, 0o755)  # searchable, but /tmp is the run's own dir inside the namespace: still a gate
+        assert plan_grafts([v])[0].gate == top
+    finally:
+        shutil.rmtree(top)
+    assert plan_grafts(["/usr/lib"]) == ()  # reachable as it is
+
+
+HARNESS = """
+import json, sys, types
+pkg = types.ModuleType("sbx")  # load graders/sandbox*.py alone: this tiny venv has no torch for disa_bench/__init__
+pkg.__path__ = [sys.argv[1]]
+sys.modules["sbx"] = pkg
+from sbx.sandbox import Limits, isolation_status, run_python
+r = run_python(sys.argv[2], limits=Limits(timeout_s=20))
+print(json.dumps({"iso": isolation_status(), "verdict": r.verdict, "reason": r.reason, "stdout": r.stdout}))
+"""
+
+
+def test_env_under_a_0700_dir_is_grafted_read_only():
+    """The 'root in a mktemp -d clone' case for real: a venv in a fresh 0700 dir under /tmp, holding a tiny package;
+    a harness run with that venv's python (as the test suite of such a clone is) sandboxes a program that imports
+    the package. It must import it (same paths as the harness), yet write nothing there, read no file the sandbox uid
+    may not read, and see nothing else of the 0700 dir."""
+    import venv
+
+    st = isolation_status()
+    if not (st["uid_switch"] and st["mount_ns"]):
+        pytest.skip("needs root and a mount namespace (without the uid switch the environment is visible anyway)")
+    top = tempfile.mkdtemp()  # 0700, like mktemp -d
+    try:
+        env = os.path.join(top, "p", ".venv")
+        venv.create(env, with_pip=False, symlinks=True)
+        purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+        site = subprocess.run([os.path.join(env, "bin", "python"), "-I", "-c", purelib], capture_output=True,
+                              text=True).stdout.strip()
+        assert site.startswith(env), site
+        os.makedirs(os.path.join(site, "sbxprobe"))
+        with open(os.path.join(site, "sbxprobe", "__init__.py"), "w") as f:
+            f.write("VALUE = 42\n")
+        with open(os.path.join(site, "sbxprobe", "secret.txt"), "w") as f:
+            f.write("root only")
+        os.chmod(os.path.join(site, "sbxprobe", "secret.txt"), 0o600)
+        os.makedirs(os.path.join(top, "other"))  # a sibling the program must not see
+        before = sorted(os.walk(top))
+        prog = textwrap.dedent(f"""
+            import os, sys, sbxprobe
+            print(sbxprobe.VALUE, sys.prefix, os.getuid() != 0)
+            print(sorted(os.listdir({top!r})), sorted(os.listdir({os.path.join(top, "p")!r})))
+            for p in [{os.path.join(site, "sbxprobe", "evil.py")!r},
+                      {os.path.join(site, "sbxprobe", "__init__.py")!r},
+                      {os.path.join(top, "evil")!r}, {os.path.join(top, "p", "evil")!r}]:
+                try:
+                    open(p, "a").write("pwned")
+                    print("wrote", p)
+                except OSError as e:
+                    print("refused", type(e).__name__)
+            try:
+                print(open({os.path.join(site, "sbxprobe", "secret.txt")!r}).read())
+            except OSError as e:
+                print("refused", type(e).__name__)
+            """)
+        graders = os.path.dirname(sys.modules[run_python.__module__].__file__)
+        r = subprocess.run([os.path.join(env, "bin", "python"), "-c", HARNESS, graders, prog], capture_output=True,
+                           text=True, timeout=300, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        assert r.returncode == 0, r.stderr[-2000:]
+        out = json.loads(r.stdout.splitlines()[-1])
+        assert out["iso"]["env_visible"] and out["iso"]["env_remapped"] and out["iso"]["mount_ns"], out["iso"]
+        assert out["verdict"] == "pass", out["reason"]
+        lines = out["stdout"].splitlines()
+        assert lines[0] == f"42 {env} True"
+        assert lines[1] == "['p'] ['.venv']"  # only the path to the venv: 'other' and the rest of p/ stay hidden
+        assert len(lines) == 7 and all(ln.startswith("refused ") for ln in lines[2:]), lines  # 4 writes, 1 read
+        assert sorted(os.walk(top)) == before  # nothing written anywhere in the 0700 dir
+    finally:
+        shutil.rmtree(top)
 
 
 def test_ordinary_verdicts():
@@ -167,9 +262,10 @@ def test_writing_outside_its_temp_dir(tmp_path):
 def test_hidden_dirs(benchmarks_dir):
     if not isolation_status()["mount_ns"]:
         pytest.skip("no mount namespace here")
-    code_dir = str(benchmarks_dir / "code")
+    code_dir = os.path.realpath(benchmarks_dir / "code")  # a clone's shared/ link lies in its (maybe 0700) dir
     src = f"import os\nprint(sorted(os.listdir({code_dir!r})))\n"
-    assert "humanevalplus.jsonl" in run_python(src, limits=FAST).stdout
+    if "humanevalplus.jsonl" not in run_python(src, limits=FAST).stdout:
+        pytest.skip(f"{code_dir} is not reachable by sandboxed programs here (under a dir others cannot search)")
     r = run_python(src, limits=FAST, hide=(code_dir,))
     assert r.verdict == "pass" and r.stdout == "[]\n"
     assert os.path.exists(os.path.join(code_dir, "humanevalplus.jsonl"))

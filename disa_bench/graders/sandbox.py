@@ -16,7 +16,9 @@ What every run gets (see docs/sandbox.md for exactly what is and is not isolated
   user namespace is added), else ``network_isolated=False`` is recorded in every result;
 * as root, a private mount namespace in which ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock`` (the
   world-writable dirs) are the run's own temp dir, and the ``hide`` paths (benchmark data) are covered by an
-  empty read-only tmpfs;
+  empty read-only tmpfs; a Python environment under a dir the sandbox uid cannot search (a venv in a 0700
+  ``mktemp -d`` clone, a pyenv under ``/root``) is grafted in read-only at its own path
+  (:mod:`disa_bench.graders.sandbox_ns`);
 * a scrubbed environment: only PATH, LANG/LC_ALL, HOME/TMPDIR (= the temp dir) and single-thread BLAS settings;
 * captured stdout/stderr read incrementally with a cap (a program printing 1 GB is killed at the cap).
 
@@ -26,13 +28,9 @@ determined attacker with kernel exploits (no seccomp, world-readable files stay 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import itertools
-import math
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -43,24 +41,14 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from .sandbox_ns import Graft, env_dirs, make_preexec, plan_grafts, prepare_gates, visible_hides
+
 VERDICTS = ("pass", "fail", "timeout", "error", "memory")
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-
-# world-writable dirs that are replaced by the run's own temp dir inside the mount namespace
 ENV_HINT = ("sandboxed programs cannot see this Python environment ({prefix}): as root they run under a fresh "
             "uid, which cannot search a parent dir of it (e.g. a 0700 mktemp dir), so code checks that import its "
             "packages fail with ModuleNotFoundError; make the parent dirs searchable (chmod o+x) or move the "
             "checkout (docs/sandbox.md)")
-SHADOWED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 UID_BASE = int(os.environ.get("DISA_BENCH_SANDBOX_UID_BASE", "1000000"))  # fresh uids start here
 
 
@@ -97,23 +85,6 @@ class RunResult:
 
 
 # ---------------------------------------------------------------- low-level helpers (parent side)
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-PR_SET_KEEPCAPS = 8
-_CAP_V3 = 0x20080522
-
-
-def _caps_effective_eq_permitted():
-    """(header, data) for capset(2): our own permitted set as effective, nothing inheritable."""
-    hdr = (ctypes.c_uint32 * 2)(_CAP_V3, 0)
-    data = (ctypes.c_uint32 * 6)()
-    if _libc.capget(hdr, data) != 0:
-        return None
-    data[0], data[2], data[3], data[5] = data[1], 0, data[4], 0  # [eff0, perm0, inh0, eff1, perm1, inh1]
-    return hdr, data
-
 
 def _proc_uids() -> dict[int, int]:
     """pid -> real uid of every process, from /proc/<pid>/status (the owner of /proc/<pid> itself turns to root
@@ -211,110 +182,65 @@ def _kill_token(token: str, deadline_s: float = 3.0) -> None:
         time.sleep(0.01)
 
 
-# ---------------------------------------------------------------- the child's setup (runs after fork, before exec)
-
-
-def _make_preexec(limits: Limits, uid: int | None, netns: bool, userns: bool, mountns: bool, workdir: str,
-                  hide: tuple[str, ...]):
-    cpu = int(limits.cpu_s if limits.cpu_s is not None else math.ceil(limits.timeout_s) + 1)
-    rl = [
-        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-        (resource.RLIMIT_AS, (limits.memory_mb << 20,) * 2),
-        (resource.RLIMIT_FSIZE, (limits.fsize_mb << 20,) * 2),
-        (resource.RLIMIT_NOFILE, (limits.nofile,) * 2),
-        (resource.RLIMIT_CORE, (0, 0)),
-    ]
-    if uid is not None:  # counted per uid: only meaningful (and only enforced) under our own fresh uid
-        rl.append((resource.RLIMIT_NPROC, (limits.nproc,) * 2))
-    flags = (CLONE_NEWNET if netns else 0) | (CLONE_NEWUSER if userns else 0) | (CLONE_NEWNS if mountns else 0)
-    wd = workdir.encode()
-    # a dir holding the workdir is bound last: after that the workdir's own path no longer resolves
-    shadow = sorted((d for d in SHADOWED_DIRS if os.path.isdir(d)),
-                    key=lambda d: os.path.realpath(workdir).startswith(os.path.realpath(d) + os.sep))
-    shadow = [d.encode() for d in shadow]
-    # ...and becomes the cwd, so getcwd() and the script path resolve inside the namespace
-    new_cwd = shadow[-1] if shadow and os.path.realpath(workdir).startswith(
-        os.path.realpath(shadow[-1].decode()) + os.sep) else None
-    chdir = os.chdir
-    hidden = [h.encode() for h in hide if os.path.isdir(h)]
-    unshare, mount, get_errno, prctl, capset = _libc.unshare, _libc.mount, ctypes.get_errno, _libc.prctl, _libc.capset
-    # Keep our capabilities across setuid until execve (like setpriv(1)): the exec path may lie under a dir the
-    # new uid cannot search (a pyenv in /root). execve as a non-root uid then drops every capability.
-    caps = _caps_effective_eq_permitted() if uid is not None else None
-    setrlimit, setgroups, setgid, setuid = resource.setrlimit, os.setgroups, os.setgid, os.setuid
-    tmpfs, none = b"tmpfs", b"none"
-
-    def preexec():  # no imports, no locks: we are in a freshly forked child of a maybe-threaded parent
-        if flags:
-            if unshare(flags) != 0:
-                raise OSError(get_errno(), "unshare failed")
-            if mountns:
-                if mount(none, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-                    raise OSError(get_errno(), "mount --make-rprivate / failed")
-                for d in shadow:
-                    if mount(wd, d, None, MS_BIND, None) != 0:
-                        raise OSError(get_errno(), "bind mount failed")
-                if new_cwd is not None:
-                    chdir(new_cwd)
-                for h in hidden:
-                    if mount(tmpfs, h, tmpfs, MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=0555") != 0:
-                        raise OSError(get_errno(), "tmpfs mount failed")
-        for what, lim in rl:
-            setrlimit(what, lim)
-        if uid is not None:
-            if caps is not None:
-                prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
-            setgroups([])
-            setgid(uid)
-            setuid(uid)
-            if caps is not None and capset(caps[0], caps[1]) != 0:
-                raise OSError(get_errno(), "capset failed")
-
-    return preexec
-
-
 # ---------------------------------------------------------------- runtime probe
 
 
-@functools.lru_cache(maxsize=1)
 def isolation_status() -> dict:
     """Which isolation features work on this machine (probed once per process with real child processes).
 
     Keys: ``root``, ``uid_switch`` (program runs as a fresh unprivileged uid), ``network_isolated`` (new net
     namespace), ``userns`` (net namespace needs a user namespace: non-root), ``mount_ns`` (private /tmp),
-    ``nproc_enforced``, ``env_visible`` (sandboxed programs see this Python environment, sys.prefix: its
-    site-packages such as numpy; when False a RuntimeWarning says why, and import failures in results say so).
+    ``nproc_enforced``, ``env_visible`` (sandboxed programs see this Python environment: its sys.prefix and
+    sys.base_prefix, so its site-packages such as numpy; when False a RuntimeWarning says why, and import failures
+    in results say so), ``env_remapped`` (the environment lies under a dir the sandbox uid cannot search and is
+    grafted read-only into each run's mount namespace: :mod:`disa_bench.graders.sandbox_ns`).
     """
+    return _probe()[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _probe() -> tuple[dict, tuple[Graft, ...]]:
+    """(isolation_status, the env grafts every run uses)."""
     root = os.geteuid() == 0
     st = {"root": root, "uid_switch": False, "network_isolated": False, "userns": False, "mount_ns": False,
-          "env_visible": False}
+          "env_visible": False, "env_remapped": False}
+    grafts: tuple[Graft, ...] = ()
     lim = Limits(timeout_s=10)
     wd = tempfile.mkdtemp(prefix="disa_sbx_probe_")
     try:
         os.chmod(wd, 0o777)
 
-        def ok(uid, netns, userns, mountns, argv) -> bool:
+        def ok(uid, netns, userns, mountns, argv, grafts=()) -> bool:
             try:
                 r = subprocess.run(argv, cwd=wd, env=_base_env(wd), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20,
-                                   preexec_fn=_make_preexec(lim, uid, netns, userns, mountns, wd, ()))
+                                   preexec_fn=make_preexec(lim, uid, netns, userns, mountns, wd, (), grafts))
                 return r.returncode == 0
             except (OSError, subprocess.SubprocessError):
                 return False
 
         py = [sys.executable, "-I", "-c", "pass"]
-        # whether sandboxed programs see this environment's packages, not only start: as root the fresh uid
-        # cannot read a venv under a dir other users cannot search (a 0700 mktemp dir), and Python then falls
-        # back to its base prefix without them
-        sees_env = [sys.executable, "-I", "-c", f"import sys; sys.exit(sys.prefix != {sys.prefix!r})"]
+        # whether sandboxed programs see this environment, not only start: as root the fresh uid cannot read a venv
+        # (or a pyenv) under a dir other users cannot search, and Python then falls back to another prefix
+        want = (sys.prefix, sys.base_prefix)
+        sees_env = [sys.executable, "-I", "-c", f"import sys; sys.exit((sys.prefix, sys.base_prefix) != {want!r})"]
         if root:
             uid = _alloc_uid()
             try:
                 st["uid_switch"] = ok(uid, False, False, False, py)
                 u = uid if st["uid_switch"] else None
                 st["network_isolated"] = ok(u, True, False, False, py)
-                st["mount_ns"] = ok(u, False, False, True, py)
-                st["env_visible"] = ok(u, False, False, st["mount_ns"], sees_env)
+                # the grafts that make this environment reachable by the uid inside the mount namespace; without
+                # them a venv under /tmp is not even found there (/tmp is the run's own dir)
+                grafts = plan_grafts(env_dirs()) if u is not None else ()
+                prepare_gates(grafts, wd)
+                if grafts and ok(u, False, False, True, py, grafts):
+                    st["mount_ns"] = True
+                else:  # cannot be mounted here: no grafts, the old warning path
+                    grafts = ()
+                    st["mount_ns"] = ok(u, False, False, True, py)
+                st["env_remapped"] = bool(grafts)
+                st["env_visible"] = ok(u, False, False, st["mount_ns"], sees_env, grafts)
             finally:
                 _kill_uid(uid)
                 _free_uid(uid)
@@ -328,8 +254,8 @@ def isolation_status() -> dict:
     if not st["env_visible"]:
         import warnings
 
-        warnings.warn(ENV_HINT.format(prefix=sys.prefix), RuntimeWarning, stacklevel=2)
-    return st
+        warnings.warn(ENV_HINT.format(prefix=sys.prefix), RuntimeWarning, stacklevel=3)
+    return st, grafts
 
 
 def _base_env(workdir: str) -> dict[str, str]:
@@ -405,11 +331,13 @@ def run_python(source: str, stdin: str | bytes = "", limits: Limits = Limits(), 
                 os.chown(os.path.join(workdir, name), uid, uid)
             os.chown(workdir, uid, uid)
             os.chmod(workdir, 0o700)
+        grafts = _probe()[1]  # non-empty only as root with a mount namespace
+        prepare_gates(grafts, workdir)
         env = _base_env(workdir)
         if uid is None:
             env["DISA_SANDBOX_TOKEN"] = token  # lets the non-root cleanup find escaped processes
-        preexec = _make_preexec(limits, uid, iso["network_isolated"], iso["userns"], iso["mount_ns"], workdir,
-                                tuple(hide) if iso["mount_ns"] else ())
+        preexec = make_preexec(limits, uid, iso["network_isolated"], iso["userns"], iso["mount_ns"], workdir,
+                               visible_hides(tuple(hide), grafts) if iso["mount_ns"] else (), grafts)
         with open(stdin_path, "rb") as fin:
             try:
                 proc = subprocess.Popen([sys.executable, "-I", "-X", "utf8", "prog.py", *args], cwd=workdir, env=env,
