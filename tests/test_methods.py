@@ -230,3 +230,69 @@ def test_gspo_four_minibatches_ratio_moves_off_one(tmp_path, base_model_dir):
     assert len(dev) == 4
     assert dev[0] < 1e-5
     assert all(d > 1e-6 for d in dev[1:]), dev
+
+
+# --------------------------------------------------------------------------- the hooks the engine calls
+def test_registry_order_and_declared_hooks():
+    from disa_bench.methods import Method, method_names
+
+    assert method_names()[:5] == ["disa", "flowrl", "grpo", "gspo", "sft"]  # the report's row order
+    base = Method.__new__(Method)
+    assert base.advantages(torch.tensor([1.0]), torch.tensor([0])) is None
+    assert base.state_dict() == {} and Method.state_file is None and Method.default_mini_batches == 1
+    assert Method.run_defaults(object()) == {}
+    rows = {"p": [0, 1]}
+    assert base.select_store_rows(None, rows, "s") is rows and base.store_source() == "store"
+    # every built-in declares its differences instead of the engine probing for them
+    assert get_method("gspo").default_mini_batches == 4
+    assert get_method("flowrl").state_file == "log_z_head.safetensors"
+    assert method("grpo").advantages(torch.tensor(REWARD), torch.tensor(GROUP)) is not None
+
+
+def test_disa_checks_every_anchor_row():
+    from types import SimpleNamespace
+
+    from disa_bench.errors import UserError
+
+    m = method("disa", beta=5.0, units="exact")
+    good = {f"p{i}": {"log_z": 1.0, "beta": 5.0, "units": "exact"} for i in range(3)}
+    m.check_anchor(good, "a.parquet")
+    with pytest.raises(UserError, match=r"a.parquet: anchor beta=2.0 \(prompt 'p2'\)"):
+        m.check_anchor({**good, "p2": {"log_z": 1.0, "beta": 2.0, "units": "exact"}}, "a.parquet")  # not the first row
+    with pytest.raises(UserError, match="anchor units='ln'"):
+        m.check_anchor({**good, "p1": {"log_z": 1.0, "beta": 5.0, "units": "ln"}}, "a.parquet")
+    assert get_method("disa").run_defaults(SimpleNamespace(beta=2.0, units="ln")) == {"beta": 2.0, "units": "ln"}
+    assert get_method("flowrl").run_defaults(SimpleNamespace(beta=2.0, units="ln")) == {}
+
+
+def test_sft_selects_its_store_rows():
+    import pyarrow as pa
+
+    from disa_bench.errors import UserError
+
+    table = pa.table({"reward": [1.0, 0.0, 0.0, 0.0, 1.0]})
+    rows = {"a": [0, 1], "b": [2, 3], "c": [4]}
+    sft = method("sft")
+    assert sft.select_store_rows(table, rows, "s") == {"a": [0], "c": [4]} and sft.store_source() == "store:correct"
+    every = method("sft", sft_data="all")
+    assert every.select_store_rows(table, rows, "s") == rows and every.store_source() == "store:all"
+    with pytest.raises(UserError, match="s: the store has no correct trajectory"):
+        sft.select_store_rows(pa.table({"reward": [0.0] * 5}), rows, "s")
+
+
+def test_method_args_are_parsed_by_field_type():
+    from disa_bench.errors import UserError
+    from disa_bench.methods import method_config, method_options, parse_method_args
+
+    grpo = get_method("grpo")
+    got = parse_method_args(grpo, ["clip_eps=0.3", "clip-eps-high=None", "max_len_norm=7", "norm_adv_by_std=no"])
+    assert got == {"clip_eps": 0.3, "clip_eps_high": None, "max_len_norm": 7, "norm_adv_by_std": False}
+    assert parse_method_args(get_method("disa"), ["w_max=5"]) == {"w_max": 5.0}
+    with pytest.raises(UserError, match="expected int | None"):
+        parse_method_args(grpo, ["max_len_norm=7.5"])
+    with pytest.raises(UserError, match="unknown option 'lr' for method 'grpo'; valid: adv_eps"):
+        parse_method_args(grpo, ["lr=1"])
+    with pytest.raises(UserError, match="unknown option"):
+        method_config(grpo, {"beta": 1.0})
+    opts = {name: (tp, default, doc) for name, tp, default, doc in method_options(get_method("sft"))}
+    assert opts == {"sft_data": ("str", "correct", 'methods.md §5: correct-only default; "all" = ablation')}

@@ -119,3 +119,50 @@ def test_sft_without_correct_trajectories(world, tmp_path):
     r = run_cli("train", "--method", "sft", "--store", tmp_path / "wrong.parquet", *TINY, "--out", tmp_path / "o")
     assert r.exit_code != 0
     assert "no correct trajectory" in _error_line(r)
+
+
+def test_method_arg_reaches_the_config(world):
+    """--method-arg key=value, converted by the Config field types, gives the same run as the old flags."""
+    out = world / "t_method_arg"
+    r = run_cli("train", "--method", "grpo", "--store", world / "p" / "store.parquet", *TINY, "--steps", "1",
+                "--mini-batches", "1", "--method-arg", "kl_coef=0", "--method-arg", "loss_agg=seq-mean-token-sum-norm",
+                "--method-arg", "clip_eps_high=0.28", "--method-arg", "clip_ratio_c=none",
+                "--method-arg", "norm_adv_by_std=false", "--out", out)
+    assert r.exit_code == 0, r.output + r.stderr
+    mc = json.loads((out / "summary.json").read_text())["method_config"]
+    assert mc["kl_coef"] == 0.0 and isinstance(mc["kl_coef"], float)
+    assert mc["loss_agg"] == "seq-mean-token-sum-norm" and mc["clip_eps_high"] == 0.28
+    assert mc["clip_ratio_c"] is None and mc["norm_adv_by_std"] is False
+    assert json.loads((out / "summary.json").read_text())["compute"]["tokens_forward_nograd"] == 0
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--method", "grpo", "--method-arg", "beta=2"], ["unknown option 'beta'", "'grpo'", "valid: adv_eps, clip_eps"]),
+    (["--method", "grpo", "--method-arg", "clip_eps=wide"], ["clip_eps=wide", "expected float"]),
+    (["--method", "grpo", "--method-arg", "norm_adv_by_std=maybe"], ["expected bool"]),
+    (["--method", "grpo", "--method-arg", "kl_coef"], ["expected key=value"]),
+    (["--method", "disa", "--kl-coef", "0.1"], ["unknown option(s) kl_coef", "'disa'", "valid: beta"]),
+    (["--method", "flowrl", "--method-arg", "variant=newest"], ["unknown FlowRL variant 'newest'"]),
+])
+def test_bad_method_option_is_one_line(world, args, needles):
+    out = world / "x_bad_option"
+    r = run_cli("train", *args, "--store", world / "p" / "store.parquet", "--anchor", world / "a" / "anchor.parquet",
+                *TINY, "--out", out)
+    assert r.exit_code == 2
+    line = _error_line(r)
+    for n in needles:
+        assert n in line, (n, line)
+    assert not out.exists()
+
+
+def test_help_method_lists_the_options():
+    r = run_cli("train", "--method", "grpo", "--help-method")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert "'grpo'" in lines[0] and "--method-arg" in lines[0]
+    row = next(l.split(None, 3) for l in lines if l.split()[:1] == ["kl_coef"])
+    assert row[1:3] == ["float", "0.001"] and "k3" in row[3]  # type, default, the comment beside the field
+    row = next(l.split() for l in lines if l.split()[:1] == ["clip_eps_high"])
+    assert row[1:5] == ["float", "|", "None", "None"]
+    r = run_cli("train", "--help-method")
+    assert r.exit_code == 2 and "--help-method needs --method" in _error_line(r)

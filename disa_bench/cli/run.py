@@ -18,7 +18,7 @@ def run(
     config: Optional[str] = ConfigOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Output dir (default runs/embedded-PROFILE)."),
     seed: Optional[int] = SeedOpt,
-    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of methods to train (default all five: disa,flowrl,grpo,gspo,sft)."),
+    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of methods to train (default: every registered method; per-method options: method_args in --config)."),
     sweep: Optional[bool] = typer.Option(None, "--sweep/--no-sweep", help="Run the β × proposal-strength sweep (default on)."),
     judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="OpenAI-compatible endpoint for the LLM diversity judge (default: offline measures only)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name at that endpoint."),
@@ -26,8 +26,9 @@ def run(
 ):
     """The paper's comparison on the embedded default, ending in a paper-style report.
 
-    base models -> shared proposal store -> anchor -> eval base -> train + eval DISA, FlowRL, GRPO, GSPO,
-    LoRA-SFT (same budget) -> judge -> sweep -> report/ (report.md, .tex, .html, .json, figures/)
+    base models -> shared proposal store -> anchor -> eval base -> train + eval every method (same budget) -> judge -> sweep -> report/ (report.md, .tex, .html, .json, figures/)
+
+    A --config YAML may give method options: [bold]train: {method_args: {...}}[/] for every method, [bold]method_args: {NAME: {...}}[/] for one.
 
     Example: [bold]disa-bench run --profile smoke[/]
     """

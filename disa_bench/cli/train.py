@@ -12,40 +12,46 @@ from ..progress import console
 from .app import app, ConfigOpt, flags, rank_line, SeedOpt, user_errors
 
 
+# the per-method flags of earlier versions, kept working: each is a --method-arg of the same meaning
+LEGACY_FLAGS = {"beta": "beta", "units": "units", "flowrl_variant": "variant", "kl_coef": "kl_coef", "loss_agg": "loss_agg",
+                "clip_eps": "clip_eps", "clip_eps_high": "clip_eps_high", "sft_data": "sft_data"}
+
+
 @app.command()
 @user_errors
 def train(
-    method: Optional[str] = typer.Option(None, "--method", help="disa, flowrl, grpo, gspo or sft."),
+    method: Optional[str] = typer.Option(None, "--method", help="A registered method (one file in disa_bench/methods/); an unknown name lists them."),
     store: Optional[str] = typer.Option(None, "--store", help="Trajectory store: defines the training prompts (and offline data)."),
-    anchor: Optional[str] = typer.Option(None, "--anchor", help="anchor.parquet (DISA)."),
+    anchor: Optional[str] = typer.Option(None, "--anchor", help="anchor.parquet, for a method that needs the frozen log Z."),
     config: Optional[str] = ConfigOpt,
     out: Path = typer.Option(Path("runs/train"), "--out", help="Output dir (adapter/, metrics.jsonl, summary.json, manifest.json)."),
     seed: Optional[int] = SeedOpt,
     model: Optional[str] = typer.Option(None, "--model", help="Initial policy = pi_ref (default embedded:base)."),
     task: Optional[str] = typer.Option(None, "--task"),
-    data: Optional[str] = typer.Option(None, "--data", help="online (fresh rollouts, default) or offline (the store). SFT always reads the store."),
+    data: Optional[str] = typer.Option(None, "--data", help="online (fresh rollouts, default) or offline (the store). A method that never samples always reads the store."),
     steps: Optional[int] = typer.Option(None, "--steps"),
     prompts_per_step: Optional[int] = typer.Option(None, "--prompts-per-step"),
     n: Optional[int] = typer.Option(None, "--n", help="Rollouts (offline: stored trajectories) per prompt."),
-    mini_batches: Optional[int] = typer.Option(None, "--mini-batches", help="Optimizer steps per rollout batch (default: the method's, 1; GSPO 4)."),
+    mini_batches: Optional[int] = typer.Option(None, "--mini-batches", help="Optimizer steps per rollout batch (default: the method's default_mini_batches)."),
     lr: Optional[float] = typer.Option(None, "--lr"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Rollout length cap (default: the task's)."),
     full: Optional[bool] = typer.Option(None, "--full/--lora", help="Full fine-tuning instead of LoRA (default LoRA)."),
-    beta: Optional[float] = typer.Option(None, "--beta", help="Method beta (DISA: must match the anchor; FlowRL default 15)."),
-    units: Optional[str] = typer.Option(None, "--units", help="DISA residual units: exact or ln (must match the anchor)."),
-    flowrl_variant: Optional[str] = typer.Option(None, "--flowrl-variant", help="FlowRL: official (clamp w at 10), original (unclipped w) or detached-head."),
-    kl_coef: Optional[float] = typer.Option(None, "--kl-coef", help="GRPO k3 KL coefficient (default 0.001; 0 = no pi_ref pass)."),
-    loss_agg: Optional[str] = typer.Option(None, "--loss-agg", help="GRPO: token-mean, seq-mean-token-mean, seq-mean-token-sum or seq-mean-token-sum-norm."),
-    clip_eps: Optional[float] = typer.Option(None, "--clip-eps", help="GRPO clip epsilon (low; default 0.2)."),
-    clip_eps_high: Optional[float] = typer.Option(None, "--clip-eps-high", help="GRPO/GSPO upper clip epsilon."),
-    sft_data: Optional[str] = typer.Option(None, "--sft-data", help="SFT: correct (default, reward > 0) or all store trajectories."),
+    method_arg: Optional[list[str]] = typer.Option(None, "--method-arg", metavar="KEY=VALUE", help="A method option key=value (repeatable); list them with --help-method."),
+    help_method: bool = typer.Option(False, "--help-method", help="Print the options of --method (name, type, default, help) and exit."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="Same as --method-arg beta=V."),
+    units: Optional[str] = typer.Option(None, "--units", help="Same as --method-arg units=V."),
+    flowrl_variant: Optional[str] = typer.Option(None, "--flowrl-variant", help="Same as --method-arg variant=V."),
+    kl_coef: Optional[float] = typer.Option(None, "--kl-coef", help="Same as --method-arg kl_coef=V."),
+    loss_agg: Optional[str] = typer.Option(None, "--loss-agg", help="Same as --method-arg loss_agg=V."),
+    clip_eps: Optional[float] = typer.Option(None, "--clip-eps", help="Same as --method-arg clip_eps=V."),
+    clip_eps_high: Optional[float] = typer.Option(None, "--clip-eps-high", help="Same as --method-arg clip_eps_high=V."),
+    sft_data: Optional[str] = typer.Option(None, "--sft-data", help="Same as --method-arg sft_data=V."),
     profile: Optional[str] = typer.Option(None, "--profile", help="smoke or default: the run profile's training budget."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; online rollouts; the LoRA is synced to it each step; single process, not with --full)."),
 ):
     """Train a policy (LoRA by default) with one method on the shared engine.
 
-    Method options (--beta, --flowrl-variant, --kl-coef, ...) go into the method config; a YAML config may
-    also set them under [bold]method_args:[/]. Multi-process: [bold]accelerate launch -m disa_bench.cli train ...[/]
+    Method options go into the method config: [bold]--method-arg key=value[/] (repeatable; list them with [bold]--method M --help-method[/]); a YAML config may also set them under [bold]method_args:[/]. Multi-process: [bold]accelerate launch -m disa_bench.cli train ...[/]
 
     Example: [bold]disa-bench train --method disa --store runs/p/store.parquet --anchor runs/a/anchor.parquet --steps 100 --out runs/t[/]
     """
@@ -53,19 +59,24 @@ def train(
 
     from ..config import load_yaml, resolve
     from ..experiments.profiles import PROFILES
+    from ..methods import get_method, method_config, parse_method_args
     from ..train.stage import train_stage
     from ..train.engine import Trainer
     from ..train.config import TrainConfig
 
+    if help_method:
+        if method is None:
+            raise UserError("--help-method needs --method NAME")
+        print_method_options(get_method(method))
+        return
     prof = {}
     if profile is not None:
         if profile not in PROFILES:
             raise UserError(f"unknown --profile {profile!r}; valid: {', '.join(PROFILES)}")
         prof = PROFILES[profile]["train"]
-    method_args = flags(beta=beta, units=units, variant=flowrl_variant, kl_coef=kl_coef, loss_agg=loss_agg,
-                         clip_eps=clip_eps, sft_data=sft_data)
-    if clip_eps_high is not None:
-        method_args["clip_eps_high"] = clip_eps_high
+    legacy = dict(beta=beta, units=units, flowrl_variant=flowrl_variant, kl_coef=kl_coef, loss_agg=loss_agg,
+                  clip_eps=clip_eps, clip_eps_high=clip_eps_high, sft_data=sft_data)
+    method_args = {LEGACY_FLAGS[k]: v for k, v in legacy.items() if v is not None}
     yaml_cfg = load_yaml(config, "train")
     if method_args:
         method_args = {**(yaml_cfg.get("method_args") or {}), **method_args}
@@ -75,11 +86,10 @@ def train(
                          max_new_tokens=max_new_tokens, full=full, backend=backend, method_args=method_args or None),
                   where=config or "flags")
     cfg.check()
-    if method_args:  # a flag that does not apply to the chosen method (e.g. --kl-coef with disa) is an error
-        from ..methods import get_method
-        from ..train.config import _method_config
-
-        _method_config(get_method(cfg.method), cfg.method_args)
+    method_cls = get_method(cfg.method)
+    if method_arg:
+        cfg.method_args = {**(cfg.method_args or {}), **parse_method_args(method_cls, method_arg)}
+    method_cls(method_config(method_cls, cfg.method_args))  # an option the method lacks, or a bad value: one line, now
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if rank != 0:  # accelerate / torchrun worker: trains in lockstep, writes nothing
         import tempfile
@@ -93,3 +103,15 @@ def train(
         rank_line(rank, world, s)
     console.print(f"trained {s['method']} ({s['data_source']}) for {s['steps']} steps: reward {s['reward_first']:.3f} -> "
                      f"{s['reward_last']:.3f}; adapter at {out / 'adapter'}")
+
+
+def print_method_options(method_cls) -> None:
+    """The method's options as a plain table: field, type, default, help."""
+    from ..methods import method_options
+
+    rows = [(n, t, repr(d), h) for n, t, d, h in method_options(method_cls)]
+    print(f"options of method {method_cls.name!r} (--method-arg key=value; YAML: method_args:)")
+    head = ("option", "type", "default", "help")
+    w = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
+    for r in [head] + rows:
+        print(f"  {r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip())

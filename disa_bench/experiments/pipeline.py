@@ -1,13 +1,17 @@
 """``disa-bench run``: the paper's whole comparison on the embedded default, ending in a paper-style report.
 
-base models -> one shared proposal store -> anchor (frozen log Z) -> eval base -> for each method (DISA,
-FlowRL, GRPO, GSPO, LoRA-SFT by default): train with the same budget, eval on the held-out split -> judge
+base models -> one shared proposal store -> anchor (frozen log Z) -> eval base -> for each method (every
+registered one by default: DISA, FlowRL, GRPO, GSPO, LoRA-SFT): train with the same budget, eval on the held-out
+split -> judge
 (offline diversity measures; the LLM judge too when an endpoint is configured) -> sweep (β × proposal
 strength, anchors only) -> ``report/`` (Markdown, LaTeX, HTML, JSON, PNG figures, claims table).
 
 Every stage writes into its own sub-directory with its own manifest; the run's manifest records the per-stage
 wall time. The stages are the same functions the single commands call, so ``disa-bench report RUN_DIR``
-re-renders the report from the files.
+re-renders the report from the files. The pipeline never names a method: the method list comes from the
+registry, and a method's options are ``train.method_args`` (every method), then ``method_args: {name: {...}}``
+(one method), then what the method takes from the run's anchor config (``Method.run_defaults``: DISA's beta
+and units) unless given.
 
 Simplifications, stated: the RL methods train online (methods.md §6 #8) for the same number of steps,
 prompts per step, rollouts per prompt, learning rate, LoRA config and seed; LoRA-SFT reads the shared store's
@@ -29,14 +33,14 @@ from ..eval.config import EvalConfig
 from ..store.propose import ProposeConfig
 from ..train.config import TrainConfig
 
-from .profiles import ALL_METHODS, PROFILES
+from .profiles import PROFILES, all_methods
 
 
 @dataclass
 class RunConfig:
     profile: str = "default"
     seed: int = 0
-    methods: list = field(default_factory=lambda: list(ALL_METHODS))
+    methods: list = field(default_factory=all_methods)  # default: every registered method
     sweep_enabled: bool = True  # --no-sweep skips the β × proposal-strength grid
     propose: dict = field(default_factory=dict)
     anchor: dict = field(default_factory=dict)
@@ -44,18 +48,27 @@ class RunConfig:
     eval: dict = field(default_factory=dict)
     judge: dict = field(default_factory=dict)  # JudgeConfig fields; base_url + model turn the LLM judge on
     sweep: dict = field(default_factory=dict)  # SweepConfig fields
+    method_args: dict = field(default_factory=dict)  # {method: {option: value}}, over train.method_args
 
     def check(self) -> None:
-        from ..methods import get_method
+        from ..methods import get_method, method_config
 
         if isinstance(self.methods, str):
             self.methods = [m.strip() for m in self.methods.split(",") if m.strip()]
         if not self.methods:
-            raise UserError("--methods is empty; valid: " + ", ".join(ALL_METHODS))
+            raise UserError("--methods is empty; valid: " + ", ".join(all_methods()))
         for m in self.methods:
             get_method(m)  # unknown name -> one line listing the valid ones
         if len(set(self.methods)) != len(self.methods):
             raise UserError(f"--methods lists a method twice: {','.join(self.methods)}")
+        if not isinstance(self.method_args, dict):
+            raise UserError(f"run.method_args must map a method name to its options, got {self.method_args!r}")
+        for m, args in self.method_args.items():
+            if m not in self.methods:
+                raise UserError(f"run.method_args names method {m!r}, which is not run; --methods: {','.join(self.methods)}")
+            if not isinstance(args, dict):
+                raise UserError(f"run.method_args.{m} must be a mapping of option: value, got {args!r}")
+            method_config(get_method(m), args)  # unknown option -> one line listing the valid ones
 
 
 def stage_configs(run: RunConfig):
@@ -89,6 +102,7 @@ def sweep_config(run: RunConfig, pc: ProposeConfig):
 
 
 def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
+    from ..methods import get_method
     from ..world.embedded import ensure_embedded
     from ..judge import run_judge
     from ..manifest import Manifest
@@ -131,10 +145,9 @@ def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
         evals["base"] = eval_stage(resolve(EvalConfig, asdict(ec), {"model": tc.model}), out / "eval" / "base")
     head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}")
     for method in run.methods:
-        method_args = dict(tc.method_args)
-        if method == "disa":
-            method_args.setdefault("beta", ac.beta)
-            method_args.setdefault("units", ac.units)
+        method_args = dict(tc.method_args) | dict(run.method_args.get(method) or {})
+        for k, v in get_method(method).run_defaults(ac).items():
+            method_args.setdefault(k, v)
         t = resolve(TrainConfig, asdict(tc), {"method": method, "store": str(store), "method_args": method_args,
                                               "anchor": str(out / "anchor" / "anchor.parquet")})
         with m.phase(f"train:{method}"):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-ALL_METHODS = ["disa", "flowrl", "grpo", "gspo", "sft"]
+
+def all_methods() -> list[str]:
+    """Every registered method, in report order (the built-ins: disa, flowrl, grpo, gspo, sft; new ones after)."""
+    from ..methods import method_names
+
+    return method_names()
+
 
 PROFILES: dict[str, dict] = {
     "smoke": {

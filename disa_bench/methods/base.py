@@ -1,8 +1,18 @@
-"""The method contract.
+"""The method contract, the method registry and method options.
 
 A method receives a :class:`Batch` of padded per-token tensors and returns ``(loss, metrics)``. It declares
-which inputs it needs (``needs``) so the engine computes only those. It knows nothing about batching,
-rollouts, optimizers or LoRA.
+which inputs it needs (``needs``) so the engine computes only those, and every other hook the engine, the
+run pipeline or the report may call is declared on :class:`Method` with a default: a new method overrides only
+what it uses. It knows nothing about batching, rollouts, optimizers or LoRA.
+
+Discovery: every module of this package (except ``base`` and names starting with ``_``) is imported on
+first use and registers its class with ``@METHODS.register(name)``; a module that fails to import is a
+:class:`UserError` naming it, never a silent skip. So a new method is one file in ``methods/``.
+
+Options: a method's ``Config`` dataclass is its option list. ``method_config`` builds it from a dict (unknown
+keys: one error listing the valid ones), ``parse_method_args`` converts ``key=value`` strings by the fields'
+types (``--method-arg``), and ``method_options`` lists name, type, default and a one-line help taken from the
+field's ``metadata["help"]`` or else from the comment after the field in the source.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..errors import UserError
 from ..registry import Registry
 
 METHODS: Registry = Registry("method")
@@ -29,17 +40,21 @@ class Batch:
 
 
 class Method:
-    """Base class: subclasses set ``name``, ``Config`` and ``needs`` and implement ``loss``."""
+    """Base class: subclasses set ``name``, ``Config`` and ``needs`` and implement ``loss``; the rest is optional."""
 
     name: ClassVar[str]
     Config: ClassVar[type]
-    needs: ClassVar[frozenset] = frozenset()  # subset of {"old", "ref", "anchor", "hidden"}
-    supports_offline: ClassVar[bool] = True
-    uses_rollouts: ClassVar[bool] = True  # False for SFT (trains on store trajectories only)
+    needs: ClassVar[frozenset] = frozenset()  # subset of {"old", "ref", "anchor", "hidden"}; an instance may narrow it
+    supports_offline: ClassVar[bool] = True  # False: ``--data offline`` is an error
+    uses_rollouts: ClassVar[bool] = True  # False: never samples, trains on store rows in both --data modes (SFT)
+    default_mini_batches: ClassVar[int] = 1  # optimizer steps per rollout batch when --mini-batches is not given
+    state_file: ClassVar[str | None] = None  # file next to the adapter for state_dict(); None = <name>_params.safetensors
+    order: ClassVar[int] = 1000  # position in the default method list and the report's rows (ties: by name)
 
     def __init__(self, cfg=None):
         self.cfg = cfg if cfg is not None else self.Config()
 
+    # ----------------------------------------------------------------- training
     def parameters(self) -> list:
         """Trainable parameters the method owns besides the policy (e.g. FlowRL's log Z head)."""
         return []
@@ -47,35 +62,192 @@ class Method:
     def setup(self, policy, hidden_size: int) -> None:
         """Called once by the engine before training (e.g. to build a head of the right width)."""
 
+    def advantages(self, reward, group):
+        """Per-sequence advantages over the whole rollout batch, or None (not used). The engine calls it once per
+        rollout batch, before the mini-batch split, and passes the slice as ``batch.extra["advantage"]``."""
+        return None
+
     def loss(self, batch: Batch):
         raise NotImplementedError
 
+    # ----------------------------------------------------------------- state saved next to the adapter
+    def state_dict(self) -> dict:
+        """Tensors the engine saves in ``state_file`` beside the adapter (only if the method owns parameters);
+        empty = nothing to save."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Inverse of :meth:`state_dict` (after :meth:`setup`)."""
+
+    # ----------------------------------------------------------------- data
+    def select_store_rows(self, table, rows_by_prompt: dict, where: str) -> dict:
+        """Store rows to train on when the engine reads the store (``--data offline``, or always when
+        ``uses_rollouts`` is False): ``{prompt_id: [row, ...]}`` -> a subset. Default: every row. ``where`` names
+        the store for error messages."""
+        return rows_by_prompt
+
+    def store_source(self) -> str:
+        """The summary's ``data_source`` when the method trains on the store (SFT: ``store:correct``)."""
+        return "store"
+
+    # ----------------------------------------------------------------- anchor
+    def check_anchor(self, anchor_rows: dict, where: str) -> None:
+        """With ``"anchor"`` in ``needs``: check the anchor's rows (``{prompt_id: {"log_z", "beta", "units", ...}}``)
+        suit this config; raise UserError if not. The engine checks that every training prompt has a row."""
+
+    @classmethod
+    def run_defaults(cls, anchor_cfg) -> dict:
+        """Method options the run pipeline fills in from the run's anchor config unless given (DISA: beta, units)."""
+        return {}
+
+
+# --------------------------------------------------------------------------- discovery
+_discovered = False
+
+
+def discover() -> None:
+    """Import every method module of this package once, so each registers itself (``registry.discover``: a
+    module that fails to import is a UserError naming it)."""
+    global _discovered
+    if _discovered:
+        return
+    import importlib
+
+    from ..registry import discover as discover_modules
+
+    discover_modules(__package__, importlib.import_module(__package__).__path__, skip=("base",))
+    _discovered = True
+
 
 def get_method(name: str) -> type[Method]:
-    from . import disa  # noqa: F401
-
-    _import_optional()
+    discover()
     return METHODS.get(name)
 
 
 def method_names() -> list[str]:
-    from . import disa  # noqa: F401
+    """Every registered method, in report order: the classes' ``order``, then by name."""
+    discover()
+    return sorted(METHODS.names(), key=lambda n: (METHODS.get(n).order, n))
 
-    _import_optional()
-    return METHODS.names()
+
+# --------------------------------------------------------------------------- options
+def method_config(method_cls, args: dict):
+    """The method's Config from ``args``; unknown keys are one error line listing the valid ones."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(method_cls.Config)}
+    unknown = sorted(set(args) - names)
+    if unknown:
+        raise UserError(f"unknown option(s) {', '.join(unknown)} for method {method_cls.name!r}; valid: {', '.join(sorted(names))}")
+    return method_cls.Config(**args)
 
 
-def _import_optional() -> None:
-    import importlib
+def parse_method_args(method_cls, pairs: list[str]) -> dict:
+    """``["key=value", ...]`` -> ``{key: value}`` converted by the Config field types (``none`` for optional fields)."""
+    import dataclasses
+    import typing
 
-    for mod in ("flowrl", "grpo", "gspo", "sft"):
+    fields = {f.name: f for f in dataclasses.fields(method_cls.Config)}
+    try:
+        hints = typing.get_type_hints(method_cls.Config)
+    except Exception:  # an annotation that does not evaluate: take values as strings
+        hints = {}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise UserError(f"--method-arg {pair!r}: expected key=value")
+        if key not in fields:
+            raise UserError(f"unknown option {key!r} for method {method_cls.name!r}; valid: {', '.join(sorted(fields))}")
+        out[key] = _convert(value.strip(), hints.get(key, str), f"--method-arg {pair!r}", _type_name(fields[key]))
+    return out
+
+
+def _convert(value: str, tp, where: str, tname: str):
+    import types
+    import typing
+
+    union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    alts = typing.get_args(tp) if union else (tp,)
+    if type(None) in alts and value.lower() in ("none", "null"):
+        return None
+    for t in alts:
+        if t is type(None):
+            continue
         try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{mod}":
-                raise
+            return _as(t, value)
+        except ValueError:
+            continue
+    raise UserError(f"{where}: expected {tname}")
 
 
+def _as(t, value: str):
+    if t is bool:
+        low = value.lower()
+        if low in ("true", "yes", "on", "1"):
+            return True
+        if low in ("false", "no", "off", "0"):
+            return False
+        raise ValueError(value)
+    if t in (int, float, str):
+        return t(value)
+    import yaml  # lists, dicts: YAML syntax
+
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ValueError(value) from e
+
+
+def _type_name(f) -> str:
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+
+
+def method_options(method_cls) -> list[tuple[str, str, Any, str]]:
+    """``(name, type, default, help)`` per Config field."""
+    import dataclasses
+
+    comments = _field_comments(method_cls.Config)
+    rows = []
+    for f in dataclasses.fields(method_cls.Config):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        rows.append((f.name, _type_name(f), default, f.metadata.get("help") or comments.get(f.name, "")))
+    return rows
+
+
+def _field_comments(cls) -> dict[str, str]:
+    """``{field: the comment after it}`` from the class source (empty where the source is unavailable)."""
+    import inspect
+    import io
+    import tokenize
+
+    try:
+        src = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    line_field: dict[int, str] = {}
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return {}
+    for i, t in enumerate(toks):
+        if t.type == tokenize.NAME and i + 1 < len(toks) and toks[i + 1].string == ":" and t.start[1] > 0 \
+                and t.start[0] not in line_field and (i == 0 or toks[i - 1].type in (tokenize.INDENT, tokenize.NEWLINE,
+                                                                                    tokenize.NL, tokenize.DEDENT)):
+            line_field[t.start[0]] = t.string
+        elif t.type == tokenize.COMMENT and t.start[0] in line_field:
+            out[line_field[t.start[0]]] = t.string.lstrip("#").strip()
+    return out
+
+
+# --------------------------------------------------------------------------- loss helpers
 def seq_sum(x, mask):
     return (x * mask).sum(-1)
 

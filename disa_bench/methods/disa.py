@@ -33,8 +33,27 @@ class DISAConfig:
 @METHODS.register("disa")
 class DISA(Method):
     name = "disa"
+    order = 10
     Config = DISAConfig
     needs = frozenset({"old", "ref", "anchor"})
+
+    @classmethod
+    def run_defaults(cls, anchor_cfg) -> dict:
+        """The run pipeline trains DISA at the beta and units its anchor was computed with."""
+        return {"beta": anchor_cfg.beta, "units": anchor_cfg.units}
+
+    def check_anchor(self, anchor_rows: dict, where: str) -> None:
+        """Every anchor row must have this config's beta and units (log Z depends on both)."""
+        from ..errors import UserError
+
+        cfg = self.cfg
+        for pid, row in anchor_rows.items():
+            if abs(row["beta"] - cfg.beta) > 1e-9:
+                raise UserError(f"{where}: anchor beta={row['beta']} (prompt {pid!r}) but the method uses beta={cfg.beta}; "
+                                f"re-anchor or pass the same --beta")
+            if row["units"] != cfg.units:
+                raise UserError(f"{where}: anchor units={row['units']!r} (prompt {pid!r}) but the method uses "
+                                f"units={cfg.units!r}")
 
     def loss(self, batch: Batch):
         import torch

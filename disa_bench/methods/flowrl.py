@@ -50,6 +50,7 @@ def build_proj_z(d: int, num_layers: int = 3, dropout: float = 0.1):
 @METHODS.register("flowrl")
 class FlowRL(Method):
     name = "flowrl"
+    order = 20
     Config = FlowRLConfig
     needs = frozenset({"old", "ref", "hidden"})
     state_file = "log_z_head.safetensors"  # saved by the engine next to the adapter
@@ -75,6 +76,9 @@ class FlowRL(Method):
 
     def state_dict(self) -> dict:
         return {k: v.detach().contiguous() for k, v in self.head.state_dict().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.head.load_state_dict(state)
 
     def advantages(self, reward, group):
         """r_hat on the whole rollout batch (the engine calls this once, before splitting into mini-batches)."""

@@ -74,6 +74,7 @@ def k3(logp, ref_logp):
 @METHODS.register("grpo")
 class GRPO(Method):
     name = "grpo"
+    order = 30
     Config = GRPOConfig
     needs = frozenset({"old", "ref"})
 

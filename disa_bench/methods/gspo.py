@@ -29,6 +29,7 @@ class GSPOConfig:
 @METHODS.register("gspo")
 class GSPO(Method):
     name = "gspo"
+    order = 40
     Config = GSPOConfig
     needs = frozenset({"old"})
     default_mini_batches = 4  # paper §5.1 / TRL steps_per_generation = 4: >= 4 optimizer steps per rollout batch

@@ -25,6 +25,7 @@ class SFTConfig:
 @METHODS.register("sft")
 class SFT(Method):
     name = "sft"
+    order = 50
     Config = SFTConfig
     needs = frozenset()
     uses_rollouts = False
@@ -35,6 +36,23 @@ class SFT(Method):
 
         if self.cfg.sft_data not in SFT_DATA:
             raise UserError(f"unknown sft_data {self.cfg.sft_data!r}; valid: {', '.join(SFT_DATA)}")
+
+    def select_store_rows(self, table, rows_by_prompt: dict, where: str) -> dict:
+        """Correct trajectories (reward > 0) by default, or all of them; prompts left without a row are dropped."""
+        from ..errors import UserError
+
+        if self.cfg.sft_data == "all":
+            return rows_by_prompt
+        rew = table.column("reward").to_pylist()
+        rows = {p: [i for i in r if rew[i] > 0] for p, r in rows_by_prompt.items()}
+        rows = {p: r for p, r in rows.items() if r}
+        if not rows:
+            raise UserError(f"{where}: the store has no correct trajectory (reward > 0) for sft_data: correct; "
+                            f"use a stronger proposal or --sft-data all")
+        return rows
+
+    def store_source(self) -> str:
+        return f"store:{self.cfg.sft_data}"
 
     def loss(self, batch: Batch):
         mask = batch.mask

@@ -18,7 +18,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-METHOD_ORDER = ("base", "disa", "flowrl", "grpo", "gspo", "sft")
+
+def method_order() -> tuple[str, ...]:
+    """Row order: the base model, then the registered methods in registry order (other names after, by name)."""
+    from ..methods import method_names
+
+    return ("base", *method_names())
 
 
 @dataclass
@@ -167,7 +172,7 @@ def _method_of_eval(d: Path, tasks: dict[str, TaskResult]) -> tuple[str, Path | 
         if isinstance(s, dict) and s.get("method"):
             return str(s["method"]), tdir
         return d.name, None
-    if first is not None and d.name not in METHOD_ORDER:
+    if first is not None and d.name not in method_order():
         return "base", None
     return d.name, None
 
@@ -280,6 +285,8 @@ def _merge(raw: list[Entry], col: Collection) -> None:
         merged.append(e)
 
     def order(e: Entry):
-        return (METHOD_ORDER.index(e.method) if e.method in METHOD_ORDER else len(METHOD_ORDER), e.name)
+        return (rank.index(e.method) if e.method in rank else len(rank), e.name)
 
     col.entries = sorted(merged, key=order)
+    rank = method_order()
+

@@ -1,4 +1,6 @@
-"""The training config shared by every method (the fair-comparison budget) and the method-options resolver."""
+"""The training config shared by every method (the fair-comparison budget) and its checks.
+
+Method options live in ``method_args`` and are resolved by ``disa_bench.methods.method_config``."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ class TrainConfig:
     task: str = "countdown"
     model: str = "embedded:base"  # pi_ref = the initial policy
     store: str | None = None  # trajectory store (defines the training prompts; offline data)
-    anchor: str | None = None  # anchor.parquet (DISA)
+    anchor: str | None = None  # anchor.parquet, for a method whose needs include "anchor" (DISA)
     data: str = "online"  # "online" | "offline"
     steps: int = 100
     prompts_per_step: int = 16
     n: int = 8  # rollouts per prompt (methods.md §6 #8)
-    mini_batches: int | None = None  # optimizer steps per rollout batch; None = the method's default (1; GSPO 4)
+    mini_batches: int | None = None  # optimizer steps per rollout batch; None = the method's default_mini_batches
     temperature: float = 1.0  # rollout temperature (methods.md §1.8)
     top_p: float = 1.0
     max_new_tokens: int | None = None
@@ -34,7 +36,7 @@ class TrainConfig:
     log_every: int = 1
     save_every: int = 0
     backend: str = "hf"  # online rollouts: hf (rollout/hf.py on the policy) or vllm (engine + per-step LoRA sync)
-    method_args: dict = field(default_factory=dict)
+    method_args: dict = field(default_factory=dict)  # the method's Config fields (--method-arg key=value)
 
     def check(self) -> None:
         from ..methods import get_method
@@ -43,7 +45,7 @@ class TrainConfig:
             raise UserError(f"--data must be 'online' or 'offline', got {self.data!r}")
         method_cls = get_method(self.method)  # unknown name -> one error line listing the valid ones
         if self.mini_batches is None:
-            self.mini_batches = int(getattr(method_cls, "default_mini_batches", 1))
+            self.mini_batches = int(method_cls.default_mini_batches)
         for name in ("steps", "prompts_per_step", "n", "mini_batches"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -70,13 +72,3 @@ class TrainConfig:
             raise UserError(f"--backend {self.backend} is single-process only: every rank would start its own engine "
                             f"on the same device ({world} processes); use --backend hf for multi-process training")
         check_backend(self.backend)  # installed?
-
-
-def _method_config(method_cls, args: dict):
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(method_cls.Config)}
-    unknown = sorted(set(args) - names)
-    if unknown:
-        raise UserError(f"unknown option(s) {', '.join(unknown)} for method {method_cls.name!r}; valid: {', '.join(sorted(names))}")
-    return method_cls.Config(**args)
