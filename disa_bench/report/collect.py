@@ -284,9 +284,9 @@ def _merge(raw: list[Entry], col: Collection) -> None:
             e.name = f"{e.method} ({e.run_dir.name})"
         merged.append(e)
 
+    rank = method_order()
+
     def order(e: Entry):
         return (rank.index(e.method) if e.method in rank else len(rank), e.name)
 
     col.entries = sorted(merged, key=order)
-    rank = method_order()
-
