@@ -84,11 +84,11 @@ def test_humanevalplus_wrong_programs_fail(he):
     full = he.item(p0).data["prompt"] + canonical
     cases = {
         "": "parse_error",
-        "I don't know.": "error",
+        "I don't know.": "program_error",  # a SyntaxError is the program's fault, not a grader error
         fence("    return False\n"): "wrong",
         fence("import sys\nsys.exit(0)\n"): "wrong",  # exiting early must not pass
         fence("    import os\n    os._exit(0)\n"): "wrong",
-        fence("def has_close_elements(numbers, threshold):\n    while True:\n        pass\n"): "timeout",
+        fence("def has_close_elements(numbers, threshold):\n    while True:\n        pass\n"): "time_limit",
     }
     he_fast = get_task("humanevalplus", data=he.data, timeout_s=3)
     pairs = [(p0, r) for r in cases] + [(p0, fence(full)), (p0, canonical)]
@@ -141,7 +141,7 @@ def test_livecodebench_grading(lcb):
     assert "starter code" in func_p.prompt and "def smallestNumber" in func_p.prompt
     sample = [p for p in ps if p.meta["format"] == "stdin"][:3] + [p for p in ps if p.meta["format"] == "functional"][:3]
     wrong = lcb.grade_batch([(p, fence("print(42)")) for p in sample])
-    assert all(g.reward == 0.0 for g in wrong) and {g.verdict for g in wrong} <= {"wrong", "error"}
+    assert all(g.reward == 0.0 for g in wrong) and {g.verdict for g in wrong} <= {"wrong", "program_error"}
     assert lcb.grade(stdin_p, fence(ABC365_B)).verdict == "ok"
     assert lcb.grade(func_p, fence(SMALLEST_NUMBER)).verdict == "ok"
     off_by_one = SMALLEST_NUMBER.replace("return x", "return x + 1")
@@ -171,7 +171,7 @@ def test_codeforces_grading(cf):
     grades = cf.grade_batch([(q, fence("print(42)")) for q in ps[:4]])
     assert all(g.reward == 0.0 for g in grades)
     slow = cf.grade(p, fence("while True:\n    pass\n"))
-    assert slow.verdict == "timeout"  # 1000 ms statement limit (+1 s start-up)
+    assert slow.verdict == "time_limit"  # 1000 ms statement limit (+1 s start-up)
 
 
 # ---------------------------------------------------------------- loading errors, templates, data roots
@@ -202,3 +202,20 @@ def test_templates_and_default_root(benchmarks_dir, monkeypatch):
     assert chat == get_task("codeforces", template="chat").problems("test", n=2, seed=1)  # seeded subset
     with pytest.raises(UserError, match="unknown code prompt template"):
         get_task("livecodebench", template="nope")
+
+
+def test_program_errors_are_not_grader_errors(he):
+    """A SyntaxError or an exception in the model's program is a wrong answer named ``program_error``; eval's
+    ``grader_errors`` counts only failures of the grading machinery (issue: weak models showed every wrong program
+    as a grader error)."""
+    from disa_bench.eval.metrics import summarize
+
+    p0 = by_id(he, "humanevalplus/HumanEval/0")
+    he_fast = get_task("humanevalplus", data=he.data, timeout_s=3)
+    grades = he_fast.grade_batch([(p0, fence("def has_close_elements(numbers, threshold:\n    return True\n")),
+                                  (p0, fence("    raise ValueError('boom')\n"))])
+    assert [g.verdict for g in grades] == ["program_error", "program_error"], grades
+    assert "SyntaxError" in grades[0].detail and "ValueError" in grades[1].detail
+    r = summarize([{"prompt_id": "p", "rewards": [g.reward for g in grades], "answers": [None, None],
+                    "truncated": [False, False], "verdicts": [g.verdict for g in grades]}], 2)
+    assert r["grader_errors"] == 0 and r["mean@2"] == 0.0

@@ -88,7 +88,7 @@ def test_env_visibility_is_probed_and_explained(monkeypatch):
     monkeypatch.setattr(sandbox, "isolation_status", lambda: {**st, "env_visible": False})
     verdict, reason = sandbox._classify(1, "Traceback...\nModuleNotFoundError: No module named 'numpy'\n", False,
                                         False, FAST)
-    assert verdict == "error" and "cannot read" in reason and sys.prefix in reason
+    assert verdict == "harness_error" and "cannot read" in reason and sys.prefix in reason
 
 
 def test_graft_plan():

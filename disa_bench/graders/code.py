@@ -112,9 +112,17 @@ def tokens_match(out: str, expected: str, rel_tol: float = 1e-6) -> bool:
 # ---------------------------------------------------------------- grading
 
 
+# A failed sandbox run, named for what the program did. Only a failure of the grading machinery itself (the sandbox
+# could not start the program or cannot see the environment) is ``error``, the verdict eval counts in
+# ``grader_errors``; a program that crashes (a SyntaxError included), hangs or runs out of memory is a wrong answer
+# with its reason.
+PROGRAM_VERDICTS = {"fail": "wrong", "error": "program_error", "timeout": "time_limit", "memory": "memory_limit",
+                    "harness_error": "error"}
+
+
 def _grade_from_run(r: RunResult, where: str) -> Grade:
     """A failed sandbox run as a Grade (reward 0)."""
-    verdict = {"fail": "wrong"}.get(r.verdict, r.verdict)
+    verdict = PROGRAM_VERDICTS.get(r.verdict, r.verdict)
     return Grade(0.0, None, None, verdict, f"{where}: {r.reason}" if r.reason else where)
 
 

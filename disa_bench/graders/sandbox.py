@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 
 from .sandbox_ns import Graft, env_dirs, make_preexec, plan_grafts, prepare_gates, visible_hides
 
-VERDICTS = ("pass", "fail", "timeout", "error", "memory")
+VERDICTS = ("pass", "fail", "timeout", "error", "memory", "harness_error")  # harness_error: the sandbox itself failed
 
 ENV_HINT = ("sandboxed programs cannot see this Python environment ({prefix}): as root they run under a fresh "
             "uid, which cannot search a parent dir of it (e.g. a 0700 mktemp dir), so code checks that import its "
@@ -297,7 +297,7 @@ def _classify(rc: int | None, stderr: str, timed_out: bool, over: bool, limits: 
     if last.startswith("AssertionError"):
         return "fail", last[:200]
     if last.startswith("ModuleNotFoundError") and not isolation_status()["env_visible"]:
-        return "error", f"{last[:120]} (the sandbox cannot read {sys.prefix}: see docs/sandbox.md)"
+        return "harness_error", f"{last[:120]} (the sandbox cannot read {sys.prefix}: see docs/sandbox.md)"
     return "error", (last[:200] or f"exit status {rc}")
 
 
@@ -346,7 +346,7 @@ def run_python(source: str, stdin: str | bytes = "", limits: Limits = Limits(), 
             except (OSError, subprocess.SubprocessError) as e:
                 if hide:  # a path that cannot be covered must not turn every program into an error
                     return run_python(source, stdin, limits, files, (), args)
-                return RunResult("error", f"sandbox could not start the program: {e}"[:200], None, "", "",
+                return RunResult("harness_error", f"sandbox could not start the program: {e}"[:200], None, "", "",
                                  time.monotonic() - t0, False, iso["network_isolated"], dict(iso))
         out, err, timed_out, over = _communicate(proc, limits, t0, uid, token)
         rc = proc.returncode
