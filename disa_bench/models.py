@@ -61,6 +61,24 @@ def _quiet_transformers() -> None:
     hf_logging.set_verbosity_error()
 
 
+# What transformers / peft raise for files that are not a loadable model or adapter (a missing or garbage
+# config.json, a wrong-typed field, weights of another shape): a user's file, so one error line, no traceback.
+LOAD_ERRORS: tuple = (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError)
+try:  # transformers >= 5 validates config fields through huggingface_hub's strict dataclasses
+    from huggingface_hub.errors import StrictDataclassError
+
+    LOAD_ERRORS += (StrictDataclassError,)
+except ImportError:  # pragma: no cover - older huggingface_hub
+    pass
+
+
+def _first_line(e: Exception, prefer: str | None = None) -> str:
+    """``Type: first line`` of an exception's message, or its first line containing ``prefer``."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    pick = next((x for x in lines if prefer and prefer in x), lines[0] if lines else "")
+    return f"{type(e).__name__}: {pick}" if pick else type(e).__name__
+
+
 def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 
@@ -68,8 +86,8 @@ def load_tokenizer(name_or_path: str):
     path = resolve(name_or_path)
     try:
         tok = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot load tokenizer from {name_or_path!r}: {str(e).splitlines()[0]}") from None
+    except LOAD_ERRORS as e:
+        raise UserError(f"cannot load tokenizer from {name_or_path!r}: {_first_line(e)}") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -89,8 +107,8 @@ def load_model(name_or_path: str, adapter: str | None = None, dtype: str = "floa
     tok = load_tokenizer(path)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot load model from {name_or_path!r}: {str(e).splitlines()[0]}") from None
+    except LOAD_ERRORS as e:
+        raise UserError(f"cannot load model from {name_or_path!r}: {_first_line(e)}") from None
     if adapter:
         model = attach_adapter(model, adapter)
         if merge:
@@ -104,9 +122,83 @@ def load_model(name_or_path: str, adapter: str | None = None, dtype: str = "floa
 def attach_adapter(model, adapter: str):
     from peft import PeftModel
 
-    if not (Path(adapter) / "adapter_config.json").exists():
+    read_adapter_config(adapter)
+    try:
+        return PeftModel.from_pretrained(model, adapter)
+    except LOAD_ERRORS as e:  # e.g. "size mismatch": an adapter of another model's shape
+        raise UserError(f"adapter {adapter!r} does not load onto this model ({_first_line(e, 'size mismatch')}); was it trained on "
+                        "another model?") from None
+
+
+def read_adapter_config(adapter: str) -> dict:
+    """``adapter_config.json`` of a peft adapter dir as a dict; a missing, unreadable or garbage file is one
+    UserError naming it."""
+    import json
+
+    d = Path(adapter)
+    if not d.is_dir():
+        raise UserError(f"adapter dir {adapter!r} does not exist (expected a peft adapter saved by 'disa-bench train')")
+    f = d / "adapter_config.json"
+    if not f.is_file():
         raise UserError(f"adapter dir {adapter!r} has no adapter_config.json (expected a peft adapter saved by 'disa-bench train')")
-    return PeftModel.from_pretrained(model, adapter)
+    try:
+        cfg = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{f}: not a readable JSON adapter config ({_first_line(e)})") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("peft_type"), str):
+        raise UserError(f"{f}: not a peft adapter config (expected a JSON object with 'peft_type')")
+    return cfg
+
+
+def adapter_base(adapter: str) -> str | None:
+    """The model an adapter was trained on: ``config.model`` of the train manifest beside it (``OUT/adapter`` ->
+    ``OUT/manifest.json``), else peft's ``base_model_name_or_path``; None when neither records it."""
+    import json
+
+    cfg = read_adapter_config(adapter)
+    man = Path(adapter).parent / "manifest.json"
+    try:
+        m = json.loads(man.read_text())
+        if m.get("command") == "train" and isinstance(m.get("config", {}).get("model"), str):
+            return m["config"]["model"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    base = cfg.get("base_model_name_or_path")
+    return base if isinstance(base, str) and base else None
+
+
+def model_identity(name_or_path: str) -> str:
+    """What makes two model references the same model: an embedded model's name and recipe hash (so the same
+    model in another checkout matches), else the real path of a local dir, else the reference as given (an HF
+    id, or a path that does not exist here)."""
+    import json
+
+    try:
+        path = Path(resolve(name_or_path))
+    except UserError:
+        return name_or_path
+    recipe = path / "recipe.json"
+    if recipe.is_file():
+        try:
+            r = json.loads(recipe.read_text())
+            return f"embedded:{r['name']}@{r['hash']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return str(path.resolve()) if path.exists() else name_or_path
+
+
+def check_adapter(adapter: str, model: str, force: bool = False, warn=None) -> None:
+    """Before any work: the adapter dir holds a readable peft config, and the model it was trained on is
+    ``model``. A different recorded base model is an error, or with ``force`` a warning (``warn(line)``)."""
+    read_adapter_config(adapter)
+    base = adapter_base(adapter)
+    if base is None or model_identity(base) == model_identity(model):
+        return
+    msg = f"adapter {adapter!r} was trained on {base!r}, not on --model {model!r}"
+    if not force:
+        raise UserError(f"{msg}; pass the same --model, or --force to load it anyway")
+    if warn:
+        warn(f"warning: {msg}; loading it anyway (--force)")
 
 
 def add_lora(model, r: int = 32, alpha: int = 64, dropout: float = 0.05, target_modules="all-linear"):

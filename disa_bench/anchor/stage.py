@@ -21,7 +21,7 @@ def anchor_stage(cfg, store: Path, out: Path, opts=None) -> dict:
     opts = opts or AnchorOptions()
     opts.check()
     m = Manifest("anchor", asdict(cfg) | {"store": str(store)} | asdict(opts), cfg.seed)
-    with staged_outputs(out) as tmp:
+    with staged_outputs(out, replace=True) as tmp:  # a re-used dir holds only this run's files
         with m.phase("read"):
             table = read_store(store)
         with m.phase("estimate"):

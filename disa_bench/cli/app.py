@@ -11,10 +11,62 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import UserError
 
+try:  # typer >= 0.20 vendors click as typer._click; older ones use click itself
+    from typer._click import exceptions as _cx
+except ImportError:  # pragma: no cover
+    from click import exceptions as _cx
+
+
+class OneLineErrors(TyperGroup):
+    """The top-level command group. Click's usage errors (unknown option, missing or mistyped value) become one
+    ``error: ...`` line on stderr with exit status 2 instead of a usage box; Ctrl-C (SIGINT) prints one line and
+    exits 130. Used by the real entry point and by ``CliRunner`` alike (both call ``main``)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _cx.NoArgsIsHelpError as e:  # a bare group: show its help, as before
+            e.show()
+            sys.exit(e.exit_code)
+        except _cx.ClickException as e:
+            where = f"{e.ctx.command_path}: " if getattr(e, "ctx", None) is not None else ""
+            msg = "; ".join(x.strip() for x in e.format_message().splitlines() if x.strip()) + _given(e)
+            hint = f" (see {e.ctx.command_path} --help)" if isinstance(e, _cx.UsageError) and e.ctx else ""
+            print(f"error: {where}{msg}{hint}", file=sys.stderr)
+            sys.exit(2 if isinstance(e, _cx.UsageError) else e.exit_code)
+        except typer.Abort:
+            print("error: aborted (end of input)", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            sys.stdout.flush()
+            sub = ctx.invoked_subcommand or (getattr(ctx, "protected_args", None) or [""])[0]
+            cmd = f"{ctx.command_path} {sub}".strip()
+            print(f"error: interrupted (SIGINT) during {cmd}; its unfinished outputs were discarded", file=sys.stderr)
+            raise typer.Exit(130) from None
+
+
+def _given(e) -> str:
+    """The rejected value of a bad parameter when the message leaves it out (Typer's pydantic coercion does)."""
+    try:
+        got = e.__cause__.errors()[0]["input"]  # pydantic ValidationError
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return ""
+    return "" if repr(got) in e.format_message() else f" (got {got!r})"
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -50,4 +102,7 @@ def rank_line(rank: int, world: int, s: dict) -> None:
 
 
 def flags(**kw) -> dict:
-    return {k: v for k, v in kw.items() if v is not None}
+    """The flags given explicitly (None = not given), as a config layer whose errors name the flag."""
+    from ..config import Flags
+
+    return Flags({k: v for k, v in kw.items() if v is not None})

@@ -29,20 +29,27 @@ def base(
 
     Example: [bold]disa-bench base[/]   or   [bold]disa-bench base --retrain --name base --out runs/base[/]
     """
-    from ..config import load_yaml
+    from ..config import check_seed, check_type, load_yaml
     from ..world.embedded import CHECKPOINTS, RECIPES, ensure_embedded, recipe_hash
-    from ..io import staged_outputs
+    from ..io import check_out_dir, staged_outputs
     from ..manifest import Manifest
     from ..progress import bar
 
-    opts = load_yaml(config, "base") | flags(seed=seed, retrain=retrain, name=name)
-    unknown = sorted(set(opts) - {"seed", "retrain", "name"})
+    yaml_opts = load_yaml(config, "base")
+    unknown = sorted(set(yaml_opts) - {"seed", "retrain", "name"})
     if unknown:
         raise UserError(f"{config}: unknown option(s) {', '.join(unknown)} for base; valid: name, retrain, seed")
+    for key, tp in {"seed": int, "retrain": bool, "name": str}.items():
+        if yaml_opts.get(key) is not None:
+            check_type(key, yaml_opts[key], tp, config)
+    check_seed(seed)
+    opts = yaml_opts | flags(seed=seed, retrain=retrain, name=name)
     names = [opts["name"]] if opts.get("name") else list(RECIPES)
     for n in names:
         if n not in RECIPES:
             raise UserError(f"unknown embedded model {n!r}; valid: {', '.join(RECIPES)}")
+    if out is not None:
+        check_out_dir(out)
     m = Manifest("base", opts, opts.get("seed"))
     built = {}
     for n in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +30,7 @@ def eval_cmd(
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Default 0.95."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; engine ours only)."),
+    force: bool = typer.Option(False, "--force", help="Load --adapter even when it was trained on another model than --model (a warning instead of an error)."),
 ):
     """Mean@k (default k = 8) with a 95% bootstrap CI, pass@k and maj@k of a model or adapter on one or more tasks.
 
@@ -37,6 +39,8 @@ def eval_cmd(
     """
     from ..config import load_yaml, resolve
     from ..eval.config import EvalConfig
+    from ..io import check_out_dir
+    from ..models import check_adapter
     from ..eval.evaluate import headline, markdown_table
     from ..eval.stage import eval_stage, eval_suite_stage
     from ..tasks import get_task
@@ -47,6 +51,9 @@ def eval_cmd(
                          n_prompts=n_prompts, split=split, temperature=temperature, top_p=top_p,
                          max_new_tokens=max_new_tokens, backend=backend), where=config or "flags")
     cfg.check()
+    if cfg.adapter:
+        check_adapter(cfg.adapter, cfg.model, force, warn=lambda line: print(line, file=sys.stderr))
+    check_out_dir(out)
     names = cfg.task_list()
     given = n_prompts is not None or yaml_cfg.get("n_prompts", yaml_cfg.get("n-prompts")) is not None
     if len(names) == 1:

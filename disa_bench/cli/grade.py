@@ -111,9 +111,12 @@ def grade(
 
     Example: [bold]disa-bench grade --task math500 --responses runs/e/math500/samples.jsonl --out runs/g[/]
     """
-    from ..io import staged_outputs, write_json, write_jsonl
+    from ..config import check_seed
+    from ..io import check_out_dir, staged_outputs, write_json, write_jsonl
     from ..manifest import Manifest
 
+    check_seed(seed)
+    check_out_dir(out)
     m = Manifest("grade", {"task": task, "responses": str(responses), "split": split, "data": data}, seed)
     with m.phase("grade"):
         results, verdicts = grade_responses(task, responses, split=split, data=data, seed=seed)

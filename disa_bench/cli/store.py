@@ -37,7 +37,13 @@ def import_(
     """
     from ..store.importer import ImportConfig, import_stage
 
+    from ..config import check_values
+    from ..io import check_out_dir
+
     cfg = ImportConfig(source=source, task=task, proposal=proposal, ref=ref, split=split, seed=seed, batch_size=batch_size)
+    check_values(cfg)  # --seed within [0, 2**32 - 1]
+    cfg.check()
+    check_out_dir(out)
     info = import_stage(cfg, out)
     for w in info["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)

@@ -42,13 +42,17 @@ def sweep(
     Example: [bold]disa-bench sweep --beta 1,5,10 --proposal-mix 0,0.5,1 --out runs/sweep[/]
     """
     from ..progress import console
+    from ..config import check_values
     from ..experiments.sweep import SweepConfig, run_sweep
+    from ..io import check_out_dir
 
     cfg = SweepConfig(task=task, proposal=proposal, ref=ref, betas=beta, alphas=proposal_mix, k=k, n_prompts=n_prompts,
                       ref_k=ref_k, estimator=estimator, units=units, bootstrap=bootstrap, temperature=temperature,
                       max_new_tokens=max_new_tokens, train_steps=train_steps, prompts_per_step=prompts_per_step, n=n,
                       lr=lr, eval_prompts=eval_prompts, seed=seed)
+    check_values(cfg)  # NaN/inf numbers, --seed range
     cfg.check()
+    check_out_dir(out)
     res = run_sweep(cfg, out, say=lambda s: console.print(s, markup=False))
     console.print(f"{len(res['cells'])} cells ({len(cfg.alphas)} α × {len(cfg.betas)} β), reference "
                   f"{res['reference']['kind']} -> {out / 'sweep.json'}, {out / 'sweep.md'}, {out / 'sweep.png'}", markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import UserError
@@ -31,8 +32,10 @@ class EvalConfig:
 
         if self.k < 1:
             raise UserError(f"--k must be >= 1, got {self.k}")
-        if not self.temperature > 0:
-            raise UserError(f"--temperature must be > 0, got {self.temperature}")
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            raise UserError(f"--temperature must be a finite number > 0, got {self.temperature}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise UserError(f"--max-new-tokens must be >= 1 (leave it out for the task's default), got {self.max_new_tokens}")
         if not 0 < self.top_p <= 1:
             raise UserError(f"--top-p must be within (0, 1], got {self.top_p}")
         if self.engine not in ENGINES:

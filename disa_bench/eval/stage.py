@@ -16,7 +16,7 @@ def eval_stage(cfg: EvalConfig, out: Path) -> dict:
     from .evaluate import run_eval
 
     m = Manifest("eval", asdict(cfg), cfg.seed)
-    with staged_outputs(out) as tmp:
+    with staged_outputs(out, replace=True) as tmp:  # a re-used dir holds only this run's files
         with m.phase("eval"):
             results, samples = run_eval(cfg, bar=bar)
         write_json(tmp / "results.json", results)
@@ -30,7 +30,7 @@ def eval_suite_stage(cfg: EvalConfig, names: list[str], out: Path, n_prompts_giv
     from .evaluate import headline, markdown_table, run_suite
 
     m = Manifest("eval", asdict(cfg) | {"tasks_expanded": names}, cfg.seed)
-    with staged_outputs(out) as tmp:
+    with staged_outputs(out, replace=True) as tmp:  # a re-used dir holds only this run's files
         with m.phase("eval"):
             res = run_suite(cfg, names, bar=bar, n_prompts_given=n_prompts_given)
         per_task = {n: headline(r, cfg.k) for n, (r, _) in res.items()}

@@ -10,7 +10,8 @@ first use and registers its class with ``@METHODS.register(name)``; a module tha
 :class:`UserError` naming it, never a silent skip. So a new method is one file in ``methods/``.
 
 Options: a method's ``Config`` dataclass is its option list. ``method_config`` builds it from a dict (unknown
-keys: one error listing the valid ones), ``parse_method_args`` converts ``key=value`` strings by the fields'
+keys: one error listing the valid ones; values type-checked like flags by ``config.check_type``; then the
+Config's own ``check()`` when it has one), ``parse_method_args`` converts ``key=value`` strings by the fields'
 types (``--method-arg``), and ``method_options`` lists name, type, default and a one-line help taken from the
 field's ``metadata["help"]`` or else from the comment after the field in the source.
 """
@@ -135,11 +136,22 @@ def method_config(method_cls, args: dict):
     """The method's Config from ``args``; unknown keys are one error line listing the valid ones."""
     import dataclasses
 
+    from ..config import check_type, field_types
+
     names = {f.name for f in dataclasses.fields(method_cls.Config)}
+    if not isinstance(args, dict):
+        raise UserError(f"options of method {method_cls.name!r} must be a mapping of option: value, got {args!r}")
     unknown = sorted(set(args) - names)
     if unknown:
         raise UserError(f"unknown option(s) {', '.join(unknown)} for method {method_cls.name!r}; valid: {', '.join(sorted(names))}")
-    return method_cls.Config(**args)
+    hints = field_types(method_cls.Config)
+    for k, v in args.items():  # typed like a flag: beta: "five" or nan is one line naming the option
+        if v is not None:
+            check_type(k, v, hints.get(k, Any), f"method {method_cls.name!r}")
+    cfg = method_cls.Config(**args)
+    if hasattr(cfg, "check"):
+        cfg.check()
+    return cfg
 
 
 def parse_method_args(method_cls, pairs: list[str]) -> dict:

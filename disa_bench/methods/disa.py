@@ -29,6 +29,22 @@ class DISAConfig:
     w_min: float | None = None
     offline_weight: str = "none"  # "none" (w = 1) | "ratio" (clipped pi_theta / behaviour) in offline mode
 
+    def check(self) -> None:
+        import math
+
+        from ..errors import UserError
+
+        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta > 0):
+            raise UserError(f"DISA's beta must be a finite number > 0, got {self.beta!r}")
+        if self.units not in ("exact", "ln"):
+            raise UserError(f"DISA's units must be 'exact' or 'ln', got {self.units!r}")
+        for name in ("w_max", "w_min"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise UserError(f"DISA's {name} must be a finite number > 0 (or none), got {v!r}")
+        if self.offline_weight not in ("none", "ratio"):
+            raise UserError(f"DISA's offline_weight must be 'none' or 'ratio', got {self.offline_weight!r}")
+
 
 @METHODS.register("disa")
 class DISA(Method):

@@ -186,6 +186,7 @@ def import_rows(cfg: ImportConfig, bar=None) -> tuple[list[dict], dict]:
     from ..models import load_model
     from ..rollout import sequence_logprobs
     from ..tasks import get_task
+    from .schema import number_draws
 
     cfg.check()
     task = get_task(cfg.task)
@@ -238,6 +239,7 @@ def import_rows(cfg: ImportConfig, bar=None) -> tuple[list[dict], dict]:
             "component": "proposal", "answer": g.answer, "strategy": g.strategy, "source": r["where"],
             "given_reward": r["reward"],
         })
+    number_draws(rows)  # the ``sample`` column: a row's index among its prompt's rows, in file order
     info = _info(cfg, rows, recs, disagree, given, mismatch, max_diff)
     return rows, info
 

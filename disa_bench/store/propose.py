@@ -38,7 +38,7 @@ class ProposeConfig:
     k: int = 16  # methods.md §1.4 (recommended 16, minimum 8)
     n_prompts: int = 256
     split: str = "train"
-    temperature: float = 1.0
+    temperature: float | str | list = 1.0  # one rung, or a ladder: "0.7,1.0,1.3" or a list (temperature_ladder)
     max_new_tokens: int | None = None  # task default
     seed: int = 0
     batch_size: int = 512  # sequences per generate call
@@ -53,6 +53,8 @@ class ProposeConfig:
             raise UserError(f"--proposal-mix must be within [0, 1], got {self.proposal_mix}")
         if self.n_prompts < 1:
             raise UserError(f"--n-prompts must be >= 1, got {self.n_prompts}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise UserError(f"--max-new-tokens must be >= 1 (leave it out for the task's default), got {self.max_new_tokens}")
         temperature_ladder(self.temperature)
         check_backend(self.backend)
 

@@ -15,9 +15,11 @@ from ..progress import bar
 def propose_stage(cfg, out: Path) -> dict:
     """One store at ``out/store.parquet``; with a temperature ladder (``cfg.temperature`` a list of several
     rungs) one complete store per rung at ``out/t{T}/store.parquet`` plus ``out/ladder.json``."""
+    from ..io import check_out_dir
     from .propose import temperature_ladder
 
     rungs = temperature_ladder(cfg.temperature)
+    check_out_dir(out)  # a file, a path under a file, an unwritable place: one error line before any sampling
     if len(rungs) == 1:
         from dataclasses import replace
 
@@ -38,15 +40,30 @@ def propose_stage(cfg, out: Path) -> dict:
             "config": asdict(cfg)}
 
 
+def short_of_prompts(cfg, info: dict) -> None:
+    """A split with fewer prompts than ``--n-prompts``: one warning line on stderr naming requested vs available
+    (also kept in the manifest's summary); the store covers every prompt there is."""
+    import sys
+
+    if info["prompts"] < cfg.n_prompts:
+        w = (f"--n-prompts {cfg.n_prompts} requested but the {cfg.task} {cfg.split} split yields only {info['prompts']} "
+             f"prompts (the task's draw ran out of problems); the store covers those {info['prompts']} "
+             f"({info['trajectories']} trajectories)")
+        info.setdefault("warnings", []).append(w)
+        print(f"warning: {w}", file=sys.stderr)
+
+
 def _propose_one(cfg, out: Path) -> dict:
     from .propose import propose
-    from .schema import write_store
+    from .schema import number_draws, write_store
     from ..tasks import get_task
 
     m = Manifest("propose", asdict(cfg), cfg.seed)
     with staged_outputs(out) as tmp:
         with m.phase("propose"):
             rows, info = propose(cfg, bar=bar)
+            number_draws(rows)  # rows come prompt by prompt, each prompt's k draws in draw order
+        short_of_prompts(cfg, info)
         with m.phase("write"):
             write_store(tmp / "store.parquet", rows, reward_range=get_task(cfg.task).reward_range,
                         extra_meta={"propose": info["config"]})
