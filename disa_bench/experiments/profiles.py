@@ -17,8 +17,10 @@ PROFILES: dict[str, dict] = {
         "eval": {"n_prompts": 64},
         "sweep": {"betas": [1.0, 5.0], "alphas": [0.0, 1.0], "n_prompts": 4, "k": 8, "ref_k": 16, "bootstrap": 50},
     },
-    # 2048 proposal prompts so the RL prompts are not memorized (RL on a few hundred prompts does not move the
-    # held-out score); 200 steps x 16 prompts x 8 rollouts per method keeps five methods within 20 minutes on
+    # 2048 proposal prompts asked for so the RL prompts are not memorized (RL on a few hundred prompts does not
+    # move the held-out score); Countdown's train split yields only 799 of them at its 4:1 mix of 3- and 4-number
+    # problems (propose warns), kept at 2048 so the drawn problems and the committed report stay the same;
+    # 200 steps x 16 prompts x 8 rollouts per method keeps five methods within 20 minutes on
     # 2 cores (measured: benchmarks/pipeline_time.py --profile default). Every method takes 4 optimizer steps
     # per rollout batch (methods.md §1.10: mini-batch = 1/4 of the rollout batch; GSPO needs >= 4 to be
     # off-policy at all) at one shared lr of 2.5e-4, i.e. about the per-batch step size of one 1e-3 step.
