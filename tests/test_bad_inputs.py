@@ -55,6 +55,28 @@ def store_variant(**change):
     return make
 
 
+def anchor_variant(**change):
+    """A copy of the fixture anchor with ``column=(row, value)`` changes, or ``rows=0`` (no rows)."""
+
+    def make(path: Path, fx: dict) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(fx["anchor"])
+        if change.get("rows") == 0:
+            t = t.slice(0, 0)
+        for col, (row, value) in change.items():
+            if col == "rows":
+                continue
+            i = t.column_names.index(col)
+            vals = t.column(col).to_pylist()
+            vals[row] = value
+            t = t.set_column(i, t.schema.field(i), pa.array(vals, t.schema.field(i).type))
+        pq.write_table(t, path)
+
+    return make
+
+
 def copy_of(key: str, edit=None):
     """A copy of a fixture dir, then ``edit(path)``."""
 
@@ -210,6 +232,12 @@ CASES = [
      {"s.parquet": store_variant(sample=(0, None))}, ["'sample' row 0", "null"]),
     ("store-zero-temperature", ["anchor", "--store", "{t}/s.parquet", "--out", "{out}"],
      {"s.parquet": store_variant(temperature=(0, 0.0))}, ["'temperature' row 0", "> 0"]),
+    ("sweep-max-new-tokens", ["sweep", "--max-new-tokens", "-1", "--out", "{out}"], {}, ["--max-new-tokens", "-1"]),
+    ("anchor-rows-of-another-beta", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{t}/a.parquet",
+                                     "--out", "{out}"], {"a.parquet": anchor_variant(beta=(1, 1.0))},
+     ["a.parquet", "beta=1.0", "beta=5.0"]),
+    ("anchor-not-an-anchor", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{store}", "--out", "{out}"],
+     {}, ["store.parquet", "missing column 'log_z'"]),
     # --- models and adapters
     ("adapter-garbage-config", ["eval", "--adapter", "{t}/ad", "--out", "{out}"],
      {"ad/adapter_config.json": "{this is not json"}, ["ad/adapter_config.json", "JSON"]),

@@ -43,6 +43,7 @@ def sweep(
     """
     from ..progress import console
     from ..config import check_values
+    from ..errors import UserError
     from ..experiments.sweep import SweepConfig, run_sweep
     from ..io import check_out_dir
 
@@ -52,6 +53,8 @@ def sweep(
                       lr=lr, eval_prompts=eval_prompts, seed=seed)
     check_values(cfg)  # NaN/inf numbers, --seed range
     cfg.check()
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise UserError(f"--max-new-tokens must be >= 1 (leave it out for the task's default), got {max_new_tokens}")
     check_out_dir(out)
     res = run_sweep(cfg, out, say=lambda s: console.print(s, markup=False))
     console.print(f"{len(res['cells'])} cells ({len(cfg.alphas)} α × {len(cfg.betas)} β), reference "
