@@ -109,7 +109,7 @@ def _key(monkeypatch):
 
 def _cfg(server_url, tmp_path, **kw) -> JudgeConfig:
     base = dict(base_url=server_url, model="judge-model", api_key_env=KEY_ENV, timeout=2.0, max_attempts=3,
-                backoff=0.01, concurrency=1, cache_dir=str(tmp_path / "cache"))
+                backoff=0.01, concurrency=1, cache_dir=str(tmp_path / "cache"), view="all")
     return JudgeConfig(**(base | kw))
 
 
@@ -253,7 +253,7 @@ def test_unauthorized_fails_fast_without_retry(server, eval_dir, tmp_path):
 
 def test_cli_success_on_pipeline_run_dir(server, eval_dir, tmp_path):
     r = run_cli("judge", eval_dir.parents[1], "--judge-base-url", server.url, "--judge-model", "judge-model",
-                "--judge-api-key-env", KEY_ENV, "--cache-dir", tmp_path / "cache", "--judge-backoff", "0.01")
+                "--judge-view", "all", "--judge-api-key-env", KEY_ENV, "--cache-dir", tmp_path / "cache", "--judge-backoff", "0.01")
     assert r.exit_code == 0, r.output
     rows, summary, man = _read(eval_dir / "judge")  # found eval/base/ under the run dir
     assert summary["llm"]["judged"] == 2 and rows["p0"]["llm"]["score"] == 4
@@ -267,7 +267,7 @@ def test_cli_refused_endpoint_warns_and_exits_zero(eval_dir, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     r = run_cli("judge", eval_dir, "--judge-base-url", f"http://127.0.0.1:{port}/v1", "--judge-model", "m",
-                "--judge-api-key-env", KEY_ENV, "--cache-dir", tmp_path / "cache", "--judge-max-attempts", "2",
+                "--judge-view", "all", "--judge-api-key-env", KEY_ENV, "--cache-dir", tmp_path / "cache", "--judge-max-attempts", "2",
                 "--judge-backoff", "0.01", "--judge-timeout", "1")
     assert r.exit_code == 0, r.output
     assert [line for line in r.stderr.splitlines() if line.startswith("warning:")].__len__() == 1
@@ -287,3 +287,28 @@ def test_cli_offline_only_and_bad_input(eval_dir, tmp_path):
     r = run_cli("judge", empty)
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error:") and "samples.jsonl" in r.stderr
     assert not (empty / "judge").exists()
+
+
+def test_correct_view_rates_only_correct_samples_and_both_views(server, eval_dir, tmp_path):
+    """Default view: the judge sees only the correct samples (p0: 2 of 4; p1: none -> skipped, no call);
+    ``both``: a second call on all samples, recorded as ``llm_all``."""
+    two = {"classes": [1, 2], "strategies": {"1": "add", "2": "multiply"}, "score": 5}
+    server.default = ("ok", json.dumps(two))
+    out = tmp_path / "out"
+    s = run_judge(eval_dir, out, _cfg(server.url, tmp_path, view="correct"))
+    rows, summary, man = _read(out)
+    assert server.count == 1 and "Below are 2 solutions" in server.requests[0]["body"]["messages"][-1]["content"]
+    assert rows["p0"]["llm"]["view"] == "correct" and rows["p0"]["llm"]["score"] == 5
+    assert rows["p0"]["llm"]["views"]["correct"]["n_classes"] == 2
+    assert rows["p1"]["llm"]["status"] == "skipped" and rows["p1"]["llm"]["score"] is None
+    assert summary["llm"]["view"] == "correct" and summary["llm"]["judged"] == 1 and summary["llm"]["skipped"] == 1
+    assert man["judge"]["view"] == "correct" and s["llm"]["missing"] == 0
+    server.script = [("ok", json.dumps(two)), ("ok", json.dumps(VERDICT)), ("ok", json.dumps(VERDICT))]
+    run_judge(eval_dir, tmp_path / "both", _cfg(server.url, tmp_path / "c2", view="both"))
+    rows, summary, _ = _read(tmp_path / "both")
+    assert server.count == 1 + 3  # p0: correct + all, p1: all only
+    assert rows["p0"]["llm"]["view"] == "correct" and rows["p0"]["llm_all"]["view"] == "all"
+    assert rows["p0"]["llm_all"]["score"] == 4 and rows["p1"]["llm_all"]["status"] == "ok"
+    assert summary["llm_all"]["judged"] == 2 and summary["llm"]["judged"] == 1
+    r = run_cli("judge", eval_dir, "--judge-base-url", server.url, "--judge-model", "m", "--judge-view", "some")
+    assert r.exit_code == 2 and "unknown --judge-view 'some'; valid: correct, all, both" in r.stderr

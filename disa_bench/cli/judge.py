@@ -27,6 +27,7 @@ def judge(
     judge_backoff: float = typer.Option(2.0, "--judge-backoff", help="Seconds before the first retry; doubles each retry."),
     judge_max_chars: int = typer.Option(8000, "--judge-max-chars", help="Per-solution character cap (head 2/3 + tail 1/3 kept)."),
     judge_concurrency: int = typer.Option(4, "--judge-concurrency", help="Problems judged in parallel."),
+    judge_view: str = typer.Option("correct", "--judge-view", help="Samples the LLM judge rates: correct (reward > 0; the claims' view), all, or both (two calls per problem)."),
     judge_json_mode: bool = typer.Option(True, "--judge-json-mode/--no-judge-json-mode", help="Send response_format=json_object (turn off for endpoints without it)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Judge cache (default $DISA_BENCH_HOME/judge-cache)."),
 ):
@@ -44,7 +45,7 @@ def judge(
     cfg = JudgeConfig(base_url=judge_base_url, model=judge_model, api_key_env=judge_api_key_env,
                       temperature=judge_temperature, max_tokens=judge_max_tokens, timeout=judge_timeout,
                       max_attempts=judge_max_attempts, backoff=judge_backoff, max_chars=judge_max_chars,
-                      concurrency=judge_concurrency, json_mode=judge_json_mode,
+                      concurrency=judge_concurrency, json_mode=judge_json_mode, view=judge_view,
                       cache_dir=str(cache_dir) if cache_dir else None)
     cfg.check()
     evals = [e for d in run_dirs for e in find_eval_dirs(d)]
@@ -58,11 +59,12 @@ def judge(
         else:
             dest = out / "-".join(e.resolve().parts[-2:])
         s = run_judge(e, dest, cfg, warn=lambda msg: print(msg, file=sys.stderr))
-        off = s["offline"]["all"]
-        line = (f"{e}: {s['problems']} problems; distinct strategies {_f(off.get('distinct_strategies'))}, "
-                f"answers {_f(off.get('distinct_answers'))}, distinct-4 {_f(off.get('distinct_4'))}")
+        off, sol = s["offline"]["all"], s["solution"]
+        line = (f"{e}: {s['problems']} problems; solution coverage {_f(sol['solution_coverage'])}, correct-strategy "
+                f"entropy (m={sol['m']}) {_f(sol['correct_entropy'])}; all samples: distinct strategies "
+                f"{_f(off.get('distinct_strategies'))}, answers {_f(off.get('distinct_answers'))}, distinct-4 {_f(off.get('distinct_4'))}")
         llm = s["llm"]
-        line += (f"; judge score {_f(llm['score_mean'])} ({llm['judged']} judged, {llm['missing']} missing)"
+        line += (f"; judge score ({llm['view']} samples) {_f(llm['score_mean'])} ({llm['judged']} judged, {llm['missing']} missing)"
                  if llm["configured"] else "; LLM judge not configured")
         console.print(line + f" -> {dest}")
 

@@ -1,9 +1,10 @@
 """LLM-as-judge of strategy-level diversity through the ``openai`` client (any OpenAI-compatible endpoint).
 
-Protocol (docs/judge.md): one chat-completion call per problem. The judge sees the problem and all k
-solutions (full text; a solution longer than ``max_chars`` keeps its first two thirds and last third of
-that budget around an omission marker), partitions them into strategy classes and gives FlowRL's 1–5
-diversity rubric with thresholds scaled to k (methods.md §1.11). It answers in JSON:
+Protocol (docs/judge.md): one chat-completion call per problem and view. The judge sees the problem and the
+solutions of the view (``correct``: the samples with reward > 0, the default; ``all``: all k; ``both``: two
+calls), each in full (a solution longer than ``max_chars`` keeps its first two thirds and last third of that
+budget around an omission marker), partitions them into strategy classes and gives FlowRL's 1–5 diversity
+rubric with thresholds scaled to their number (methods.md §1.11). It answers in JSON:
 ``{"classes": [label per solution], "strategies": {label: short name}, "score": 1-5}``.
 
 Failures are recorded as *missing* with a reason, never as a default score. Transient failures (429,
@@ -28,6 +29,7 @@ from pathlib import Path
 from .offline import dominant_share, normalized_entropy
 
 TEMPLATE_VERSION = "disa-bench-judge-v1"
+JUDGE_VIEWS = ("correct", "all", "both")
 
 SYSTEM_PROMPT = (
     "You are an expert mathematician evaluating the DIVERSITY of solution approaches (strategies) "
@@ -188,6 +190,7 @@ class JudgeConfig:
     concurrency: int = 4
     stop_after: int = 5  # stop calling after this many consecutive problems fail on the endpoint
     cache_dir: str | None = None  # default $DISA_BENCH_HOME/judge-cache
+    view: str = "correct"  # which samples the judge rates: correct (reward > 0), all, or both (two calls)
 
     @property
     def configured(self) -> bool:
@@ -206,6 +209,13 @@ class JudgeConfig:
             raise UserError(f"--judge-temperature must be >= 0, got {self.temperature}")
         if self.concurrency < 1:
             raise UserError(f"--judge-concurrency must be >= 1, got {self.concurrency}")
+        if self.view not in JUDGE_VIEWS:
+            raise UserError(f"unknown --judge-view {self.view!r}; valid: {', '.join(JUDGE_VIEWS)}")
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views judged, the claim's view (correct) first."""
+        return ("correct", "all") if self.view == "both" else (self.view,)
 
     def resolved_cache_dir(self) -> Path:
         if self.cache_dir:

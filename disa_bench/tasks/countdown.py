@@ -175,8 +175,8 @@ def all_trees(nums: tuple[int, ...]):
             continue
         seen.add(ordered)
         for split in range(1, n):
-            for a in _trees_ordered(ordered[:split]):
-                for b in _trees_ordered(ordered[split:]):
+            for a in _trees_ordered_cached(ordered[:split]):
+                for b in _trees_ordered_cached(ordered[split:]):
                     for op in OPS:
                         yield (op, a, b)
 
@@ -192,10 +192,6 @@ def _trees_ordered_cached(nums: tuple[int, ...]) -> tuple:
                 for op in OPS:
                     out.append((op, a, b))
     return tuple(out)
-
-
-def _trees_ordered(nums):
-    return _trees_ordered_cached(tuple(nums))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -310,25 +306,35 @@ class Countdown:
                 pairs += rng.sample(pool, min(share, len(pool)))
         if n is not None:
             rng.shuffle(pairs)
-        out = []
-        for nums, target in pairs:
-            shown = list(nums)
-            # the order the numbers are shown in is part of the problem, fixed by the pair's hash
-            random.Random(f"{nums}|{target}").shuffle(shown)
-            pid = f"{self.name}/{''.join(map(str, nums))}-{target}"
-            out.append(
-                Problem(
-                    prompt_id=pid,
-                    task=self.name,
-                    prompt=format_prompt(tuple(shown), target),
-                    answer=target,
-                    meta={"numbers": list(shown)},
-                )
-            )
-        return out
+        return [self._problem(nums, target) for nums, target in pairs]
+
+    def _problem(self, nums: tuple[int, ...], target: int) -> Problem:
+        shown = list(nums)
+        random.Random(f"{nums}|{target}").shuffle(shown)  # the order shown is part of the problem, fixed by the pair
+        return Problem(prompt_id=f"{self.name}/{''.join(map(str, nums))}-{target}", task=self.name,
+                       prompt=format_prompt(tuple(shown), target), answer=target, meta={"numbers": shown})
+
+    def problem_by_id(self, prompt_id: str) -> Problem:
+        """The problem of a prompt id (``countdown/357-22``: the sorted numbers, one digit each, and the target)."""
+        digits, _, target = prompt_id.split("/", 1)[-1].partition("-")
+        if not (digits.isdigit() and target.isdigit()):
+            from ..errors import UserError
+
+            raise UserError(f"prompt_id {prompt_id!r} is not a prompt of task {self.name!r}")
+        return self._problem(tuple(sorted(int(c) for c in digits)), int(target))
+
+    def solution_strategies(self, problem: Problem) -> set[str]:
+        """Every distinct correct strategy of the problem: the strategy keys (the grader's) of all expression
+        trees that use each number once and reach the target."""
+        return set(_strategies(tuple(sorted(problem.meta["numbers"])), int(problem.answer)))
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade_countdown(problem.meta["numbers"], int(problem.answer), response)
+
+
+@functools.lru_cache(maxsize=4096)
+def _strategies(nums: tuple[int, ...], target: int) -> frozenset[str]:
+    return frozenset(strategy_key(t) for t in all_trees(nums) if evaluate(t) == target)
 
 
 def grade_countdown(numbers, target: int, response: str) -> Grade:

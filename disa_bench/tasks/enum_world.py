@@ -102,6 +102,11 @@ class EnumWorld:
         inv = {i: c for c, i in self.vocab().items()}
         return "".join(inv[i] for i in ids if inv[i] != EOS)
 
+    def solution_strategies(self, problem: Problem) -> set[str]:
+        """Every correct response (the grader's strategy key of a response is its text)."""
+        return {self.response_text(ids) for ids, trunc in self.responses()
+                if self.grade(problem, self.response_text(ids), trunc).reward > 0}
+
     def rewards(self, problem: Problem) -> np.ndarray:
         return np.array([self.grade(problem, self.response_text(ids), trunc).reward for ids, trunc in self.responses()])
 
