@@ -6,7 +6,8 @@ What each test checks:
   metrics (MAE, R^2, calibration slope) are saved;
 - ``anchor --regressor --n-prompts N`` writes a prediction for every requested training prompt, including
   prompts with no proposals, with a ``source`` column; ``--mode shrunk`` mixes table and regressor with
-  lambda = ESS/(ESS+kappa); the file stays readable by ``read_anchor`` (what DISA training uses);
+  lambda = ESS/(ESS+kappa), and moves no-coverage prompts (undefined ESS, the least fit weight) fully to the
+  regressor; the file stays readable by ``read_anchor`` (what DISA training uses);
 - a regressor asked for with fewer than 10 prompts is one ``error:`` line with exit != 0.
 """
 
@@ -65,10 +66,18 @@ def test_shrunk_mode(countdown_store, tmp_path):
     import pyarrow.parquet as pq
 
     rows = pq.read_table(tmp_path / "a" / "anchor.parquet").to_pylist()
+    assert any(x["no_coverage"] for x in rows) and not all(x["no_coverage"] for x in rows)
     for x in rows:
+        if x["no_coverage"]:  # no correct proposal: ESS undefined, moved fully to the regressor (methods.md §1.5)
+            assert x["ess"] is None and x["shrink_lambda"] == 0 and x["source"] == "regressor"
+            assert x["log_z"] == x["log_z_pred"]
+            continue
         lam = x["ess"] / (x["ess"] + 2.0)
-        assert x["source"] == "shrunk"
+        assert x["source"] == "shrunk" and x["shrink_lambda"] == pytest.approx(lam)
         assert abs(x["log_z"] - (lam * x["log_z_table"] + (1 - lam) * x["log_z_pred"])) < 1e-9
+    reg = json.loads((tmp_path / "a" / "regressor.json").read_text())
+    assert reg["no_coverage"]["prompts"] == sum(x["no_coverage"] for x in rows)
+    assert reg["no_coverage"]["weight"] < reg["no_coverage"]["min_covered_weight"]  # the least weight
 
 
 def test_regressor_needs_ten_prompts(tmp_path, countdown_store):

@@ -10,7 +10,9 @@ For each prompt with K proposals y_k ~ q (methods.md §1.5, [RECON]):
 Diagnostics (§1.6), with normalized weights w = softmax(l): ESS = 1/sum w^2 (in both units), CV^2 =
 K sum w^2 - 1, max w, coverage (any correct proposal), proposal success rate c/K, the IS estimate p~ of
 pi_ref's pass rate, and a bootstrap CI of log Z (resampling the K proposals). Prompts with no correct
-proposal are kept and flagged ``no_coverage``; they are never dropped.
+proposal are kept and flagged ``no_coverage``; they are never dropped, but their ESS/CV^2/max weight and CI
+are undefined (null): with r = 0 everywhere the weights never saw the target and every resample gives the
+same estimate, so "ESS/K = 1, CI [0, 0]" would make the most biased prompts look the most certain.
 """
 
 from __future__ import annotations
@@ -98,7 +100,14 @@ def anchor_prompt(ref_lp, q_lp, n_tokens, reward, cfg: AnchorConfig, rng: np.ran
     else:
         out["log_z_ci_low"] = out["log_z_ci_high"] = log_z
     out["no_coverage"] = not out["coverage"]
+    if out["no_coverage"]:  # the weights never saw the target: ESS and CI are undefined, not 1.0 and [x, x]
+        out.update({k: None for k in UNDEFINED_WITHOUT_COVERAGE})
     return out
+
+
+# With no correct proposal the weights are softmax(a) alone: their ESS describes q vs pi_ref, not the target
+# pi*, and every bootstrap resample gives the same estimate. These fields are null for such prompts.
+UNDEFINED_WITHOUT_COVERAGE = ("ess", "ess_frac", "ess_exact", "ess_ln", "cv2", "max_weight", "log_z_ci_low", "log_z_ci_high")
 
 
 def build_anchor(table, cfg: AnchorConfig, progress=None) -> list[dict]:
@@ -178,20 +187,34 @@ def closed_form_log_z(p: float, beta: float) -> float:
     return float(np.log1p(np.expm1(beta) * p))
 
 
+def pass_rate_draws(correct, n: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_draws, P) draws of each prompt's pass rate given ``correct[i]`` of ``n`` samples: the Jeffreys
+    posterior Beta(c + 1/2, n - c + 1/2). Used to carry a sampled reference's own error into the sweep's
+    CIs; unlike resampling the n samples it is not a point mass when c = 0 (log Z of a prompt with no
+    correct reference sample is not known to be 0)."""
+    c = np.asarray(correct, dtype=np.float64)
+    return rng.beta(c + 0.5, n - c + 0.5, size=(n_draws, c.size))
+
+
 def anchor_summary(rows: list[dict]) -> dict:
-    """Headline numbers of an anchor table (log Z range, mean ESS/K, coverage, CI width) for summary.json."""
+    """Headline numbers of an anchor table for summary.json: log Z range, and over the prompts with a correct
+    proposal (ESS/CI are undefined for the others, which are counted) mean ESS/K and CI width."""
     lz = np.array([r["log_z"] for r in rows])
-    ef = np.array([r["ess_frac"] for r in rows])
-    cov = np.array([r["coverage"] for r in rows])
+    cov = np.array([bool(r["coverage"]) for r in rows])
+    ef = np.array([r["ess_frac"] for r in rows if r["coverage"]], dtype=np.float64)
+    widths = [r["log_z_ci_high"] - r["log_z_ci_low"] for r in rows if r["coverage"]]
     return {
         "prompts": len(rows),
         "log_z_mean": float(lz.mean()),
         "log_z_min": float(lz.min()),
         "log_z_max": float(lz.max()),
-        "ess_frac_mean": float(ef.mean()),
+        "ess_frac_mean": float(ef.mean()) if ef.size else None,
         "ess_frac_below_0.1": int((ef < 0.1).sum()),
         "no_coverage": int((~cov).sum()),
-        "ci_width_mean": float(np.mean([r["log_z_ci_high"] - r["log_z_ci_low"] for r in rows])),
+        "ci_width_mean": float(np.mean(widths)) if widths else None,
+        "covered_prompts": int(cov.sum()),
+        "note": "ess_frac_mean, ess_frac_below_0.1 and ci_width_mean are over the covered prompts; no_coverage "
+                "prompts have undefined (null) ESS and CI",
         "beta": rows[0]["beta"],
         "units": rows[0]["units"],
         "estimator": rows[0]["estimator"],

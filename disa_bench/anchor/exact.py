@@ -67,7 +67,7 @@ def check_exact(table, cfg: AnchorConfig, ref: str | None, k_list=(), task_name:
         lz = float(exact[pid])
         rows.append({"prompt_id": pid, "log_z_exact": lz, "log_z": est["log_z"], "log_z_ci_low": est["log_z_ci_low"],
                      "log_z_ci_high": est["log_z_ci_high"], "abs_err": abs(est["log_z"] - lz),
-                     "covered": bool(est["log_z_ci_low"] <= lz <= est["log_z_ci_high"]), "k": est["k"],
+                     "covered": _covers(est, lz), "k": est["k"], "no_coverage": est["no_coverage"],
                      "ess_frac": est["ess_frac"], "success_rate": est["success_rate"]})
     summary = {
         "prompts": len(rows), "beta": cfg.beta, "estimator": cfg.estimator, "units": cfg.units,
@@ -95,12 +95,18 @@ def check_exact(table, cfg: AnchorConfig, ref: str | None, k_list=(), task_name:
                     e = est["log_z"] - exact[pid]
                     errs.append(abs(e))
                     signed.append(e)
-                    cov.append(est["log_z_ci_low"] <= exact[pid] <= est["log_z_ci_high"])
+                    cov.append(_covers(est, exact[pid]))
             per_k.append({"k": k, "mean_abs_err": float(np.mean(errs)), "mean_err": float(np.mean(signed)),
                           "coverage": float(np.mean(cov)), "estimates": len(errs)})
         summary["per_k"] = per_k
         summary["slope"] = loglog_slope([p["k"] for p in per_k], [p["mean_abs_err"] for p in per_k])
     return rows, summary
+
+
+def _covers(est: dict, log_z: float) -> bool:
+    """Whether the anchor's CI contains ``log_z``; an undefined CI (no correct proposal) covers nothing."""
+    lo, hi = est["log_z_ci_low"], est["log_z_ci_high"]
+    return lo is not None and bool(lo <= log_z <= hi)
 
 
 def write_check(path, rows: list[dict]) -> None:

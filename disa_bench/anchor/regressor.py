@@ -2,7 +2,9 @@
 
 Features: h(x) = mean-pooled final-layer hidden state of the frozen pi_ref over the prompt tokens (no grad).
 Model: FlowRL's ProjZ MLP with L = 3: [Linear(d,d) -> GELU -> LayerNorm(d) -> Dropout(0.1)] x 2 -> Linear(d,1).
-Training: weighted MSE to the IS targets log Z-hat(x) with weight ESS/K; AdamW (lr 1e-3, weight decay 0.01),
+Training: weighted MSE to the IS targets log Z-hat(x) with weight ESS/K; a prompt with no correct proposal
+(``no_coverage``: log Z-hat is a floor, its ESS undefined) gets the least weight, ``no_coverage_weight``
+(default: a tenth of the smallest covered weight). AdamW (lr 1e-3, weight decay 0.01),
 full batch; 10% of prompts held out (seeded), early stopping on held-out MAE (the best epoch's weights are
 kept). Inputs are z-scored and targets centred/scaled with training statistics (an implementation detail,
 undone at prediction time).
@@ -12,7 +14,7 @@ and the calibration slope (OLS slope of target on prediction; 1 = calibrated, < 
 
 Modes for the written anchor (``source`` column): ``table`` (log Z-hat), ``regressor`` (g(x) for every
 prompt), ``shrunk`` (lambda log Z-hat + (1 - lambda) g(x), lambda = ESS / (ESS + kappa), kappa = 2; prompts
-without proposals get g(x)).
+without proposals, and no-coverage prompts (lambda = 0, methods.md §1.5), get g(x)).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class RegressorConfig:
     patience: int = 200
     holdout: float = 0.1
     seed: int = 0
+    no_coverage_weight: float | None = None  # None: 0.1 x the smallest covered prompt's ESS/K
 
 
 def prompt_features(ref: str, prompts: list[str], batch_size: int = 256) -> np.ndarray:
@@ -145,8 +148,26 @@ class LogZRegressor:
         return z * self.ys + self.ym
 
 
-def shrink(log_z_table: float, ess: float, pred: float, kappa: float) -> float:
-    lam = ess / (ess + kappa)
+def fit_weights(rows: list[dict], cfg: RegressorConfig | None = None) -> np.ndarray:
+    """Regression weights: ESS/K for prompts with a correct proposal, the least weight for the others."""
+    cfg = cfg or RegressorConfig()
+    nc = np.array([bool(r.get("no_coverage")) for r in rows])
+    w = np.array([0.0 if n else float(r["ess_frac"]) for r, n in zip(rows, nc)])
+    if nc.any():
+        floor = cfg.no_coverage_weight
+        if floor is None:
+            floor = 0.1 * (w[~nc].min() if (~nc).any() else 1.0)
+        w[nc] = floor
+    return w
+
+
+def shrink_lambda(ess: float | None, kappa: float) -> float:
+    """lambda = ESS / (ESS + kappa); 0 when ESS is undefined (no correct proposal): all weight on g(x)."""
+    return 0.0 if ess is None else ess / (ess + kappa)
+
+
+def shrink(log_z_table: float, ess: float | None, pred: float, kappa: float) -> float:
+    lam = shrink_lambda(ess, kappa)
     return lam * log_z_table + (1.0 - lam) * pred
 
 
@@ -168,7 +189,8 @@ def apply_regressor(rows: list[dict], prompts: dict[str, str], ref: str, mode: s
         raise UserError(f"store prompt {missing[0]!r} has no prompt text for the regressor")
     Xt = X[[pos[r["prompt_id"]] for r in rows]]
     reg = LogZRegressor(cfg)
-    metrics = reg.fit(Xt, np.array([r["log_z"] for r in rows]), np.array([r["ess_frac"] for r in rows]))
+    weights = fit_weights(rows, reg.cfg)
+    metrics = reg.fit(Xt, np.array([r["log_z"] for r in rows]), weights)
     pred = reg.predict(X)
     by_id = {r["prompt_id"]: r for r in rows}
     out = []
@@ -181,7 +203,9 @@ def apply_regressor(rows: list[dict], prompts: dict[str, str], ref: str, mode: s
             if mode == "regressor":
                 r["log_z"], r["source"] = g, "regressor"
             elif mode == "shrunk":
-                r["log_z"], r["source"] = shrink(r["log_z"], r["ess"], g, kappa), "shrunk"
+                r["shrink_lambda"] = shrink_lambda(r["ess"], kappa)
+                r["log_z"] = shrink(r["log_z"], r["ess"], g, kappa)
+                r["source"] = "shrunk" if r["shrink_lambda"] > 0 else "regressor"
         else:
             r = dict(template) | {"prompt_id": p, "k": 0, "beta": rows[0]["beta"], "units": rows[0]["units"],
                                   "estimator": rows[0]["estimator"], "log_z_table": None,
@@ -192,4 +216,7 @@ def apply_regressor(rows: list[dict], prompts: dict[str, str], ref: str, mode: s
     metrics["kappa"] = kappa
     metrics["prompts_written"] = len(out)
     metrics["prompts_without_proposals"] = sum(1 for p in ids if p not in by_id)
+    nc = [bool(r.get("no_coverage")) for r in rows]
+    metrics["no_coverage"] = {"prompts": int(sum(nc)), "weight": float(weights[nc].max()) if any(nc) else None,
+                              "min_covered_weight": float(min(w for w, n in zip(weights, nc) if not n)) if not all(nc) else None}
     return out, metrics

@@ -98,12 +98,19 @@ def _print_anchor_table(path: Path, s: dict) -> None:
     t = Table(title=f"log Z ({s['estimator']}, {s['units']} units, beta={s['beta']}) — {s['prompts']} prompts")
     for c in ("prompt_id", "log_z", "95% CI", "ESS/K", "success", "flags"):
         t.add_column(c)
-    rows = [r for r in rows if r.get("ess_frac") is not None]  # regressor-only prompts have no IS diagnostics
-    worst = sorted(rows, key=lambda r: (not (r["ess_frac"] < 0.1 or r["no_coverage"]), r["ess_frac"]))[:8]
+    rows = [r for r in rows if r.get("k")]  # regressor-only prompts have no IS diagnostics
+    # no-coverage prompts first (ESS and CI undefined), then the lowest ESS/K
+    worst = sorted(rows, key=lambda r: (not r["no_coverage"], not r["no_coverage"] and r["ess_frac"] >= 0.1,
+                                        r["ess_frac"] if r["ess_frac"] is not None else 0.0))[:8]
     for r in worst:
-        flags = ", ".join(f for f, on in (("ESS/K<0.1", r["ess_frac"] < 0.1), ("no coverage", r["no_coverage"])) if on)
-        t.add_row(r["prompt_id"], f"{r['log_z']:.3f}", f"[{r['log_z_ci_low']:.2f}, {r['log_z_ci_high']:.2f}]",
-                  f"{r['ess_frac']:.2f}", f"{r['success_rate']:.2f}", flags)
+        if r["no_coverage"]:
+            ci, ef, flags = "undefined", "undefined", "no coverage"
+        else:
+            ci, ef = f"[{r['log_z_ci_low']:.2f}, {r['log_z_ci_high']:.2f}]", f"{r['ess_frac']:.2f}"
+            flags = "ESS/K<0.1" if r["ess_frac"] < 0.1 else ""
+        t.add_row(r["prompt_id"], f"{r['log_z']:.3f}", ci, ef, f"{r['success_rate']:.2f}", flags)
     console.print(t)
-    console.print(f"mean log Z {s['log_z_mean']:.3f}; mean ESS/K {s['ess_frac_mean']:.3f}; "
-                     f"{s['ess_frac_below_0.1']} prompts ESS/K < 0.1; {s['no_coverage']} with no correct proposal (kept, flagged)")
+    ess = "n/a" if s["ess_frac_mean"] is None else f"{s['ess_frac_mean']:.3f}"
+    console.print(f"mean log Z {s['log_z_mean']:.3f}; mean ESS/K {ess} over {s['covered_prompts']} covered prompts; "
+                  f"{s['ess_frac_below_0.1']} prompts ESS/K < 0.1; {s['no_coverage']} with no correct proposal "
+                  "(kept, flagged; ESS and CI undefined)")
