@@ -79,8 +79,8 @@ def test_report_has_all_methods_claims_and_figures(smoke):
         res = _j(out / "eval" / name / "results.json")
         assert row["cells"]["countdown"]["mean"] == pytest.approx(res["mean@8"]), name
     verdicts = {c["id"]: c["verdict"] for c in rep["claims"]}
-    assert {"disa_vs_flowrl", "disa_vs_grpo", "disa_vs_gspo", "disa_vs_sft", "div_disa_vs_grpo", "div_disa_vs_gspo",
-            "sweep_shift", "sweep_ess"} <= set(verdicts)
+    assert {"disa_vs_flowrl", "disa_vs_grpo", "disa_vs_gspo", "disa_vs_sft", "div_coverage_disa_vs_grpo",
+            "div_entropy_disa_vs_gspo", "sweep_shift", "sweep_ess"} <= set(verdicts)
     assert set(verdicts.values()) <= {"holds", "does not hold", "inconclusive"}
     for c in rep["claims"]:
         if c["id"].startswith("disa_vs_"):  # every accuracy claim quotes both numbers and a p-value

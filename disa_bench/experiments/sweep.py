@@ -5,12 +5,14 @@ store (``anchor_stage``). Per cell:
 
 - anchor error against a reference log Z: on an enumerable task (enum-*) the exact log Z_β from π_ref's own
   probabilities (disa_bench/anchor/exact.py); otherwise the closed form log(1 + (e^β - 1) p̂) with p̂ the
-  pass rate of a large-K store drawn from q = π_ref (``--ref-k``; EXACT units only). Reported as mean
-  |error| with a 95% bootstrap CI over prompts, mean signed error (bias) and the share of prompts whose anchor
-  CI covers the reference;
+  pass rate of a large-K store drawn from q = π_ref (``--ref-k``; EXACT units only), whose own sampling
+  error is carried into the CI (each bootstrap replicate redraws p from its Jeffreys posterior). Reported as
+  mean |error| with a 95% bootstrap CI over prompts, mean signed error (bias) and the share of prompts whose
+  anchor CI covers the reference; ``per_prompt`` keeps each prompt's log Z-hat, reference and ESS/K, which
+  the report's bias–variance tests resample (report/sweep_claims.py);
 - mean ESS/K and coverage (share of prompts with at least one correct proposal);
 - with ``--train-steps N``: a short DISA training from π_ref with that anchor, then Mean@8 (95% CI) and the
-  offline diversity (strategy entropy, else distinct-n mean) of the eval samples.
+  diversity of the eval samples (correct-strategy entropy, else solution coverage, else distinct-n mean).
 
 Writes ``OUT/sweep.json``, ``OUT/sweep.md``, ``OUT/sweep.png`` (+ ``manifest.json``); stage outputs live in
 ``OUT/propose/a{α}/``, ``OUT/anchor/a{α}_b{β}/``, ``OUT/train/…``, ``OUT/eval/…`` and ``OUT/reference/``.
@@ -112,26 +114,52 @@ def _reference_log_z(cfg: SweepConfig, out: Path, say) -> dict:
                        n_prompts=cfg.n_prompts, temperature=1.0, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
     propose_stage(pc, out / "reference")
     groups = group_by_prompt(read_store(out / "reference" / "store.parquet"))
-    return {"kind": "closed_form_q_ref", "k": cfg.ref_k,
-            "p_hat": {pid: float(np.mean(np.asarray(g["reward"]) > 0)) for pid, g in groups.items()}}
+    correct = {pid: int(np.sum(np.asarray(g["reward"]) > 0)) for pid, g in groups.items()}
+    return {"kind": "closed_form_q_ref", "k": cfg.ref_k, "correct": correct,
+            "p_hat": {pid: c / cfg.ref_k for pid, c in correct.items()}}
 
 
-def _errors_stats(errs: list[float], covered: list[bool], seed: int) -> dict:
-    from ..eval.metrics import bootstrap_ci
+def _errors_stats(log_z: np.ndarray, ref: np.ndarray, covered: list[bool], seed: int, beta: float,
+                  reference: dict, pids: list[str], n_boot: int = 1000) -> dict:
+    """Anchor error against the reference: mean |error| with a 95% CI over prompts. A sampled (closed-form)
+    reference carries its own error: each bootstrap replicate also redraws every prompt's reference pass
+    rate (anchor.estimators.pass_rate_draws)."""
+    from ..anchor.estimators import pass_rate_draws
 
-    e = np.asarray(errs, float)
-    lo, hi = bootstrap_ci(np.abs(e), seed=seed)
+    e = log_z - ref
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, e.size, size=(n_boot, e.size))
+    if reference["kind"] == "closed_form_q_ref":
+        c = np.array([reference["correct"][p] for p in pids])
+        refs = np.log1p(np.expm1(beta) * pass_rate_draws(c, reference["k"], n_boot, rng))
+        abs_e = np.abs(log_z[None, :] - refs)
+    else:
+        abs_e = np.broadcast_to(np.abs(e), (n_boot, e.size))
+    boots = np.take_along_axis(abs_e, idx, axis=1).mean(axis=1)
+    lo, hi = (float(v) for v in np.quantile(boots, [0.025, 0.975]))
     return {"anchor_abs_err": float(np.abs(e).mean()), "anchor_abs_err_ci": [lo, hi], "anchor_err_mean": float(e.mean()),
-            "anchor_err_sd": float(e.std(ddof=1)) if e.size > 1 else 0.0, "ci_coverage": float(np.mean(covered))}
+            "anchor_err_sd": float(e.std(ddof=1)) if e.size > 1 else 0.0, "ci_coverage": float(np.mean(covered)),
+            "reference_error_in_ci": reference["kind"] == "closed_form_q_ref"}
 
 
-def _diversity(samples_path: Path) -> dict:
+def _cell_prompts(anchor_rows: dict, ref: dict[str, float]) -> dict:
+    """Per prompt of a cell: the anchor's log Z, the reference log Z, ESS/K (null without coverage)."""
+    return {pid: {"log_z": r["log_z"], "ref": ref.get(pid), "ess_frac": r["ess_frac"], "no_coverage": bool(r["no_coverage"])}
+            for pid, r in anchor_rows.items()}
+
+
+def _diversity(samples_path: Path, task: str) -> dict:
+    """Diversity of a cell's eval samples: correct-strategy entropy (wrong answers do not count), else
+    solution coverage, else the distinct-n mean of all samples."""
     from ..judge.offline import dataset_means, load_samples, problem_measures
+    from ..judge.solution import solution_measures, solution_set_for, summarize_solution
 
     groups = load_samples(samples_path)
+    sol = summarize_solution([solution_measures(rows, solution_set_for(task, pid)) for pid, rows in groups.items()])
+    for key in ("correct_entropy", "solution_coverage"):
+        if sol[key] is not None:
+            return {"diversity": sol[key], "diversity_measure": key}
     means = dataset_means([problem_measures(rows) for rows in groups.values()])["all"]
-    if means.get("strategy_entropy") is not None:
-        return {"diversity": means["strategy_entropy"], "diversity_measure": "strategy_entropy"}
     return {"diversity": means.get("distinct_mean"), "diversity_measure": "distinct_mean"}
 
 
@@ -179,24 +207,24 @@ def run_sweep(cfg: SweepConfig, out: Path, say=None) -> dict:
             opts = AnchorOptions(plots=False, check_exact=exact, ref=cfg.ref if exact else None)
             with m.phase("anchor"):
                 s = anchor_stage(ac, store, out / "anchor" / tag, opts)
+            arows = _read_anchor_rows(out / "anchor" / tag / "anchor.parquet")
             cell = {"alpha": a, "beta": b, "proposal_success_rate": prop["success_rate"],
                     "ess_frac_mean": s["ess_frac_mean"], "coverage": 1.0 - s["no_coverage"] / s["prompts"],
                     "ess_frac_below_0.1": s["ess_frac_below_0.1"], "log_z_mean": s["log_z_mean"], "prompts": s["prompts"],
                     "anchor": str(out / "anchor" / tag / "anchor.parquet")}
             if exact:
-                rows = s["check_exact_rows"]
-                cell.update(_errors_stats([r["log_z"] - r["log_z_exact"] for r in rows], [r["covered"] for r in rows], cfg.seed))
+                ref = {r["prompt_id"]: r["log_z_exact"] for r in s["check_exact_rows"]}
             elif reference["kind"] == "closed_form_q_ref":
-                rows = _read_anchor_rows(out / "anchor" / tag / "anchor.parquet")
-                errs, cov = [], []
-                for pid, r in rows.items():
-                    if pid not in reference["p_hat"]:
-                        continue
-                    z = closed_form_log_z(reference["p_hat"][pid], b)
-                    errs.append(r["log_z"] - z)
-                    cov.append(r["log_z_ci_low"] <= z <= r["log_z_ci_high"])
-                if errs:
-                    cell.update(_errors_stats(errs, cov, cfg.seed))
+                ref = {pid: closed_form_log_z(p, b) for pid, p in reference["p_hat"].items()}
+            else:
+                ref = {}
+            pids = [pid for pid in arows if pid in ref]
+            if pids:
+                lz = np.array([arows[p]["log_z"] for p in pids])
+                cov = [arows[p]["log_z_ci_low"] is not None and arows[p]["log_z_ci_low"] <= ref[p] <= arows[p]["log_z_ci_high"]
+                       for p in pids]
+                cell.update(_errors_stats(lz, np.array([ref[p] for p in pids]), cov, cfg.seed, b, reference, pids))
+            cell["per_prompt"] = _cell_prompts(arows, ref)
             if cfg.train_steps:
                 say(f"train DISA: α={a:g}, β={b:g}, {cfg.train_steps} steps")
                 tc = TrainConfig(method="disa", task=cfg.task, model=cfg.ref, store=str(store), anchor=cell["anchor"],
@@ -211,9 +239,9 @@ def run_sweep(cfg: SweepConfig, out: Path, say=None) -> dict:
                     res = eval_stage(ec, out / "eval" / tag)
                 cell.update({"mean@8": float(res[f"mean@{cfg.eval_k}"]), "mean@8_ci": res[f"mean@{cfg.eval_k}_ci"],
                              "reward_last": ts["reward_last"], "eval": str(out / "eval" / tag)})
-                cell.update(_diversity(out / "eval" / tag / "samples.jsonl"))
+                cell.update(_diversity(out / "eval" / tag / "samples.jsonl", cfg.task))
             cells.append(cell)
-    result = {"config": asdict(cfg), "reference": {k: v for k, v in reference.items() if k != "p_hat"}, "cells": cells,
+    result = {"config": asdict(cfg), "reference": dict(reference), "cells": cells,
               "git_commit": m.data["git_commit"], "versions": m.data["versions"]}
     if "p_hat" in reference:
         result["reference"]["p_hat_mean"] = float(np.mean(list(reference["p_hat"].values())))
@@ -231,7 +259,8 @@ def _f(x, nd=3) -> str:
 
 
 def sweep_markdown(result: dict) -> str:
-    from ..report.claims import sweep_claims
+    from ..report.claims import apply_family
+    from ..report.sweep_claims import sweep_claims
 
     cfg, ref = result["config"], result["reference"]
     trained = any("mean@8" in c for c in result["cells"])
@@ -239,7 +268,8 @@ def sweep_markdown(result: dict) -> str:
          f"Task `{cfg['task']}`, {cfg['n_prompts']} prompts × K = {cfg['k']} proposals, {cfg['estimator'].upper()} in "
          f"{cfg['units'].upper()} units; proposal `{cfg['proposal']}` mixed with π_ref `{cfg['ref']}`. Reference log Z: "
          + {"exact": "exact (enumerable world).",
-            "closed_form_q_ref": f"closed form from a K = {ref.get('k')} store drawn from π_ref.",
+            "closed_form_q_ref": f"closed form from a K = {ref.get('k')} store drawn from π_ref; its sampling error is "
+                         "carried into the error CIs and the tests (Jeffreys draws of each pass rate).",
             "none": "none (LN units)."}.get(ref["kind"], ref["kind"]), ""]
     head = ["α", "β", "mean abs err [95% CI]", "bias", "CI covers ref", "ESS/K", "coverage"]
     if trained:
@@ -255,7 +285,7 @@ def sweep_markdown(result: dict) -> str:
                     _f(c.get("diversity"))]
         L.append("| " + " | ".join(row) + " |")
     L += ["", "## Bias–variance pattern (methods.md §1.9(d))", ""]
-    for cl in sweep_claims([result]):
+    for cl in apply_family(sweep_claims([result])):
         L.append(f"- **{cl['verdict']}**: {cl['claim']} — {cl['numbers']}")
     L += ["", "![sensitivity](sweep.png)", ""]
     return "\n".join(L)

@@ -32,11 +32,13 @@ def provenance(col) -> dict:
 
     runs = []
     for e in col.entries:
-        for t, tr in e.tasks.items():
-            m = tr.manifest or {}
-            runs.append({"name": f"{e.name}/{t}", "kind": "eval", "dir": str(tr.eval_dir), "git_commit": m.get("git_commit"),
-                         "config_hash": config_hash(tr.results.get("config") or m.get("config")), "seed": tr.seed,
-                         "versions": m.get("versions")})
+        for t, tr0 in e.tasks.items():
+            for i, tr in enumerate(tr0.seeds or [tr0]):
+                m = tr.manifest or {}
+                name = f"{e.name}/{t}" + (f"/seed{tr0.seed_labels[i]}" if tr0.seeds else "")
+                runs.append({"name": name, "kind": "eval", "dir": str(tr.eval_dir), "git_commit": m.get("git_commit"),
+                             "config_hash": config_hash(tr.results.get("config") or m.get("config")), "seed": tr.seed,
+                             "versions": m.get("versions")})
         if e.train:
             m = e.train_manifest or {}
             runs.append({"name": e.name, "kind": "train", "dir": str(e.train_dir), "git_commit": m.get("git_commit"),
@@ -59,12 +61,14 @@ def provenance(col) -> dict:
             "disa_bench": package_versions().get("disa-bench"), "runs": runs, "sampling": sampling}
 
 
-def build_model(run_dirs: list[Path], reference: str = "disa", n_boot: int = 2000, warn=None, title: str | None = None):
+def build_model(run_dirs: list[Path], reference: str = "disa", n_boot: int = 2000, warn=None, title: str | None = None,
+                ni_margin: float = 1.0):
     """(report dict, collection). Raises UserError when no run dir has any results."""
     from ..errors import UserError
-    from .claims import build_claims
+    from .claims import ALPHA, build_claims, claims_note
     from .collect import collect
-    from .tables import accuracy_table, comparability, compute_table, diversity_table
+    from .diversity import diversity_table
+    from .tables import accuracy_table, comparability, compute_table
 
     col = collect(run_dirs, warn=warn)
     if not col.has_results() and not col.sweeps:
@@ -76,12 +80,14 @@ def build_model(run_dirs: list[Path], reference: str = "disa", n_boot: int = 200
     div = diversity_table(col)
     div["n_boot"] = n_boot
     comp = compute_table(col)
-    claims = build_claims(col, acc, div, comp)
+    claims = build_claims(col, acc, div, comp, margin=ni_margin)
     rep = {"title": title or "disa-bench report", "accuracy": acc,
-           "diversity": {k: v for k, v in div.items() if k != "per_problem"}, "compute": comp,
+           "diversity": {k: v for k, v in div.items() if k not in ("per_problem", "per_seed", "_by_id")}, "compute": comp,
            "comparability": {"issues": cmp_["issues"], "comparable": cmp_["comparable"],
                              "flagged": [{"row": r, "task": t, "why": w} for (r, t), w in cmp_["flagged"].items()]},
-           "claims": claims, "warnings": list(col.warnings), "gaps": list(col.gaps),
+           "claims": claims, "claims_note": claims_note(col, claims),
+           "statistics": {"alpha": ALPHA, "ni_margin": ni_margin, "n_boot": n_boot, "family": "Holm–Bonferroni"},
+           "warnings": list(col.warnings), "gaps": list(col.gaps),
            "sweeps": [{k: v for k, v in sw.items() if k != "_path"} | {"path": sw.get("_path")} for sw in col.sweeps],
            "provenance": provenance(col), "figures": {}}
     rep["_div_full"] = div
@@ -89,14 +95,14 @@ def build_model(run_dirs: list[Path], reference: str = "disa", n_boot: int = 200
 
 
 def build_report(run_dirs: list[Path], out: Path, formats: list[str] | None = None, reference: str = "disa",
-                 n_boot: int = 2000, drilldown: int = 50, warn=None, title: str | None = None) -> dict:
+                 n_boot: int = 2000, drilldown: int = 50, warn=None, title: str | None = None, ni_margin: float = 1.0) -> dict:
     from ..io import staged_outputs, write_json, write_text
     from . import figures as F
     from .html import render_html
     from .render import render_latex, render_markdown
 
     formats = formats or list(FORMATS)
-    rep, col = build_model(run_dirs, reference, n_boot, warn, title)
+    rep, col = build_model(run_dirs, reference, n_boot, warn, title, ni_margin)
     div_full = rep.pop("_div_full")
     out = Path(out)
     with staged_outputs(out) as tmp:
@@ -105,6 +111,7 @@ def build_report(run_dirs: list[Path], out: Path, formats: list[str] | None = No
             (tmp / "figures").mkdir(exist_ok=True)
             for name, fn in (("bars", lambda p: F.bars(rep["accuracy"], p)), ("curves", lambda p: F.curves(col, p)),
                              ("diversity_vs_accuracy", lambda p: F.diversity_scatter(rep["accuracy"], div_full, p)),
+                             ("diversity_per_prompt", lambda p: F.diversity_per_prompt(div_full, p)),
                              ("sensitivity", lambda p: F.sensitivity(col.sweeps[0], p) if col.sweeps else None)):
                 p = fn(tmp / "figures" / f"{name}.png")
                 if p is not None:

@@ -1,8 +1,19 @@
 """The claims table: each claim of the DISA abstract (methods.md §1.1) checked against these runs.
 
-Verdicts: ``holds`` (the difference is in the claimed direction and significant: paired bootstrap p < 0.05),
-``does not hold`` (significant in the other direction), ``inconclusive`` (not significant at 0.05, or the
-runs needed are missing / not comparable; the reason is given). Every verdict carries its numbers.
+Every claim with a test is one member of a family; p-values are Holm–Bonferroni adjusted over the family and
+the verdict uses the adjusted p (docs/report.md):
+
+- superiority claims ("outperforms", "exceeds", "more diverse", the sweep's): **holds** when the adjusted
+  two-sided p < 0.05 and the difference is in the claimed direction, **does not hold** when it is significant
+  the other way, else **inconclusive**;
+- "matches or exceeds" is a non-inferiority claim against a margin (``--ni-margin``, default 1 Mean@k point):
+  **holds** when the adjusted one-sided p of H0 "worse by at least the margin" < 0.05, **does not hold** when
+  the one-sided test of "worse by more than the margin" rejects at 0.05 / family size (Bonferroni), else
+  inconclusive.
+
+Claims whose runs are missing, or that have fewer than ``MIN_PAIRED`` paired prompts, are inconclusive with
+the reason and are not in the family. Every verdict
+carries its numbers: raw and adjusted p, the test used (prompt-level, or seed-aware with several seeds).
 """
 
 from __future__ import annotations
@@ -12,45 +23,24 @@ import math
 import numpy as np
 
 from .collect import Collection
+from .stats import MIN_PAIRED
 from .tables import fmt_p, headline_column, p_vs
 
 ALPHA = 0.05
+NI_MARGIN = 1.0
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
 
-def verdict(diff: float, p: float, direction: str = "greater") -> str:
-    if p is None or not math.isfinite(p) or diff is None or not math.isfinite(diff):
-        return INCONCLUSIVE
-    if p >= ALPHA:
-        return INCONCLUSIVE
-    good = diff > 0 if direction == "greater" else diff < 0
-    return HOLDS if good else FAILS
-
-
-def _claim(cid: str, text: str, v: str, numbers: str, **extra) -> dict:
+def _claim(cid: str, text: str, v: str | None, numbers: str, **extra) -> dict:
     return {"id": cid, "claim": text, "verdict": v, "numbers": numbers, **extra}
 
 
-def _acc_claim(col: Collection, acc: dict, cid: str, text: str, other: str, column: dict, note: str = "") -> dict:
-    d, o = col.by_method("disa"), col.by_method(other)
-    if d is None or o is None:
-        miss = ", ".join(m for m, e in (("disa", d), (other, o)) if e is None)
-        return _claim(cid, text, INCONCLUSIVE, f"no eval results for {miss}")
-    r = p_vs(d, o, column, acc_nboot(acc))
-    if r is None:
-        return _claim(cid, text, INCONCLUSIVE, f"no shared prompts on `{column['label']}` for disa and {other}")
-    md = _mean(acc, d.name, column["key"])
-    mo = _mean(acc, o.name, column["key"])
-    v = verdict(r["diff"], r["p"])
-    nums = (f"{column['label']}: DISA {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}, paired p {fmt_p(r['p'])}, "
-            f"{r['paired_prompts']} paired prompts)")
-    if note:
-        nums += f"; {note}"
-    return _claim(cid, text, v, nums, diff=r["diff"], p=r["p"], column=column["key"])
-
-
-def acc_nboot(acc: dict) -> int:
-    return int(acc.get("n_boot", 2000))
+def describe_test(r: dict) -> str:
+    """The test line of a comparison from report.stats.compare."""
+    if r["test"] == "seeds":
+        return (f"seed-aware p {fmt_p(r['p_seeds'])} ({r['seeds'][0]} vs {r['seeds'][1]} seeds, df {r['df_seeds']:.1f}); "
+                f"prompt-level p {fmt_p(r['p_prompt'])}")
+    return f"prompt-level paired bootstrap p {fmt_p(r['p_prompt'])}"
 
 
 def _mean(acc: dict, name: str, key: str) -> float:
@@ -60,30 +50,56 @@ def _mean(acc: dict, name: str, key: str) -> float:
     return float("nan")
 
 
-def build_claims(col: Collection, acc: dict, div: dict, comp: dict) -> list[dict]:
+def _acc_claim(col: Collection, acc: dict, cid: str, text: str, other: str, column: dict, note: str = "",
+               margin: float | None = None) -> dict:
+    d, o = col.by_method("disa"), col.by_method(other)
+    if d is None or o is None:
+        miss = ", ".join(m for m, e in (("disa", d), (other, o)) if e is None)
+        return _claim(cid, text, INCONCLUSIVE, f"no eval results for {miss}")
+    r = p_vs(d, o, column, int(acc.get("n_boot", 2000)), margin=margin or 0.0)
+    if r is None:
+        return _claim(cid, text, INCONCLUSIVE, f"no shared prompts on `{column['label']}` for disa and {other}")
+    md, mo = _mean(acc, d.name, column["key"]), _mean(acc, o.name, column["key"])
+    if r["paired_prompts"] < MIN_PAIRED:
+        return _claim(cid, text, INCONCLUSIVE, f"{column['label']}: DISA {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}); "
+                      f"only {r['paired_prompts']} paired prompts (< {MIN_PAIRED}): not tested")
+    nums = f"{column['label']}: DISA {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}; "
+    extra = {"diff": r["diff"], "column": column["key"], "test": r["test"], "p_prompt": r["p_prompt"],
+             "p_seeds": r.get("p_seeds"), "seeds": r["seeds"], "paired_prompts": r["paired_prompts"]}
+    if margin is not None:
+        nums += (f"non-inferiority margin {margin:g} pt: one-sided p {fmt_p(r['p_ni'])}; two-sided p "
+                 f"{fmt_p(r['p'])} [{r['test']}]; {r['paired_prompts']} paired prompts)")
+        extra.update(kind="noninferiority", p=r["p_ni"], p_inf=r["p_inf"], p_two_sided=r["p"], margin=margin)
+    else:
+        nums += f"{describe_test(r)}; {r['paired_prompts']} paired prompts)"
+        extra.update(kind="superiority", p=r["p"])
+    if note:
+        nums += f"; {note}"
+    return _claim(cid, text, None, nums, **extra)
+
+
+def build_claims(col: Collection, acc: dict, div: dict, comp: dict, margin: float = NI_MARGIN) -> list[dict]:
+    from .sweep_claims import sweep_claims
+
     cols = acc["columns"]
     claims = []
-    if not cols:
-        return sweep_claims(col.sweeps)
-    head = headline_column(cols)
-    avg_col = next((c for c in cols if c["key"] == "avg"), head)
+    if cols:
+        head = headline_column(cols)
+        avg_col = next((c for c in cols if c["key"] == "avg"), head)
+        claims.append(_acc_claim(col, acc, "disa_vs_flowrl", "DISA matches or exceeds FlowRL", "flowrl", avg_col,
+                                 margin=margin))
+        from ..tasks.groups import TASK_GROUPS
 
-    c1 = _acc_claim(col, acc, "disa_vs_flowrl", "DISA matches or exceeds FlowRL", "flowrl", avg_col)
-    if c1["verdict"] == INCONCLUSIVE and "p" in c1:
-        c1["numbers"] += " — not significant: consistent with 'matches', but not shown"
-    claims.append(c1)
-    from ..tasks.groups import TASK_GROUPS
-
-    all_math = len(head["tasks"]) > 1 and all(t in TASK_GROUPS["math6"] for t in head["tasks"])
-    label = "the math average" if head["key"] == "math6_avg" or all_math else (
-        "the task average" if head["key"] == "avg" else f"`{head['label']}`")
-    for other, name in (("grpo", "GRPO"), ("gspo", "GSPO")):
-        claims.append(_acc_claim(col, acc, f"disa_vs_{other}", f"DISA outperforms {name} on {label}", other, head))
-    claims.append(_sft_claim(col, acc, avg_col))
-    for other, name in (("grpo", "GRPO"), ("gspo", "GSPO")):
-        claims.append(_div_claim(col, div, other, name))
-    claims += sweep_claims(col.sweeps)
-    return claims
+        all_math = len(head["tasks"]) > 1 and all(t in TASK_GROUPS["math6"] for t in head["tasks"])
+        label = "the math average" if head["key"] == "math6_avg" or all_math else (
+            "the task average" if head["key"] == "avg" else f"`{head['label']}`")
+        for other, name in (("grpo", "GRPO"), ("gspo", "GSPO")):
+            claims.append(_acc_claim(col, acc, f"disa_vs_{other}", f"DISA outperforms {name} on {label}", other, head))
+        claims.append(_sft_claim(col, acc, avg_col))
+        for other, name in (("grpo", "GRPO"), ("gspo", "GSPO")):
+            claims += [_div_claim(col, div, other, name, f) for f in ("solution_coverage", "correct_entropy")]
+    claims += sweep_claims(col.sweeps, n_boot=int(acc.get("n_boot", 2000)))
+    return apply_family(claims)
 
 
 def _sft_claim(col: Collection, acc: dict, column: dict) -> dict:
@@ -97,94 +113,92 @@ def _sft_claim(col: Collection, acc: dict, column: dict) -> dict:
             return _claim("disa_vs_sft", text, INCONCLUSIVE, f"not the same offline trajectories: DISA store {sd}, SFT store {ss}")
         if not (sd and ss):
             note = "store not recorded for both (train summaries missing): same-trajectory condition unchecked"
-        # "by up to X points": the largest per-task gap
-        gaps = [(t, 100.0 * (np.mean([d.tasks[t].per_prompt[p] for p in sorted(set(d.tasks[t].per_prompt) & set(s.tasks[t].per_prompt))])
-                             - np.mean([s.tasks[t].per_prompt[p] for p in sorted(set(d.tasks[t].per_prompt) & set(s.tasks[t].per_prompt))])))
-                for t in d.tasks if t in s.tasks and set(d.tasks[t].per_prompt) & set(s.tasks[t].per_prompt)]
+        gaps = []  # "by up to X points": the largest per-task gap
+        for t in d.tasks:
+            common = sorted(set(d.tasks[t].per_prompt) & set(s.tasks[t].per_prompt)) if t in s.tasks else []
+            if common:
+                gaps.append((t, 100.0 * (np.mean([d.tasks[t].per_prompt[p] for p in common])
+                                         - np.mean([s.tasks[t].per_prompt[p] for p in common]))))
         if gaps:
             t, g = max(gaps, key=lambda x: x[1])
             note = (note + "; " if note else "") + f"largest per-task gap {g:+.1f} Mean@8 points on `{t}` (abstract: up to 13.8)"
     return _acc_claim(col, acc, "disa_vs_sft", text, "sft", column, note)
 
 
-def _div_claim(col: Collection, div: dict, other: str, name: str) -> dict:
-    from ..eval.metrics import paired_bootstrap_p
+def _div_claim(col: Collection, div: dict, other: str, name: str, field: str) -> dict:
+    from .diversity import LABELS, field_values
+    from .stats import compare, task_matrices
 
-    text = f"DISA retains more strategy-level diversity than {name}"
-    f = div.get("primary")
+    short = {"solution_coverage": "solution coverage", "correct_entropy": f"correct-strategy entropy (m={div.get('m')})"}[field]
+    cid = f"div_{'coverage' if field == 'solution_coverage' else 'entropy'}_disa_vs_{other}"
+    text = f"DISA retains more strategy-level diversity than {name}: {short}"
     d, o = col.by_method("disa"), col.by_method(other)
-    if d is None or o is None or f is None:
-        why = "no diversity measure available for every row" if f is None else \
-            "no eval results for " + ", ".join(m for m, e in (("disa", d), (other, o)) if e is None)
-        return _claim(f"div_disa_vs_{other}", text, INCONCLUSIVE, why)
-    pd, po = div["per_problem"].get(d.name, {}), div["per_problem"].get(o.name, {})
-    common = sorted(k for k in set(pd) & set(po) if pd[k].get(f) is not None and po[k].get(f) is not None)
-    if not common:
-        return _claim(f"div_disa_vs_{other}", text, INCONCLUSIVE, f"no problems with `{f}` for both")
-    a = np.array([pd[k][f] for k in common], float)
-    b = np.array([po[k][f] for k in common], float)
-    p = paired_bootstrap_p(a, b, n_boot=div.get("n_boot", 2000))
-    diff = float(a.mean() - b.mean())
-    v = verdict(diff, p)
-    return _claim(f"div_disa_vs_{other}", text, v,
-                  f"{f}: DISA {a.mean():.3f} vs {name} {b.mean():.3f} (Δ {diff:+.3f}, paired p {fmt_p(p)}, {len(common)} problems)",
-                  diff=diff, p=p, field=f)
+    if d is None or o is None:
+        return _claim(cid, text, INCONCLUSIVE, "no eval results for " + ", ".join(m for m, e in (("disa", d), (other, o)) if e is None))
+    a_list, b_list = [], []
+    for t in d.tasks:
+        m = task_matrices(d, o, [t], field_values(div, field)) if t in o.tasks else None
+        if m is not None:
+            a_list += m[0]
+            b_list += m[1]
+    if not a_list:
+        why = ("no enumerable solution set (or no problem with ≥ 2 solutions) on these tasks" if field == "solution_coverage"
+               else f"no problem with ≥ {div.get('m')} correct samples for both")
+        return _claim(cid, text, INCONCLUSIVE, f"{LABELS[field]}: {why}")
+    r = compare(a_list, b_list, n_boot=div.get("n_boot", 2000))
+    ma = float(np.mean([x.mean() for x in a_list]))
+    mb = float(np.mean([x.mean() for x in b_list]))
+    if r["paired_prompts"] < MIN_PAIRED:
+        return _claim(cid, text, INCONCLUSIVE, f"{LABELS[field]}: DISA {ma:.3f} vs {name} {mb:.3f} on only "
+                      f"{r['paired_prompts']} problems (< {MIN_PAIRED}): not tested")
+    nums = (f"{LABELS[field]}: DISA {ma:.3f} vs {name} {mb:.3f} (Δ {r['diff']:+.3f}; {describe_test(r)}; "
+            f"{r['paired_prompts']} problems)")
+    return _claim(cid, text, None, nums, kind="superiority", diff=r["diff"], p=r["p"], field=field, test=r["test"],
+                  p_prompt=r["p_prompt"], p_seeds=r.get("p_seeds"), seeds=r["seeds"])
 
 
-# ---------------------------------------------------------------------- sweep (methods.md §1.9(d))
-def sweep_claims(sweeps: list[dict]) -> list[dict]:
-    t1 = "Bias–variance: the best proposal strength α (lowest anchor error) shifts toward stronger proposals as β grows"
-    t2 = "Bias–variance: IS variance rises with β (mean ESS/K falls at fixed α)"
-    if not sweeps:
-        return [_claim("sweep_shift", t1, INCONCLUSIVE, "no sweep results (run `disa-bench sweep` and pass its dir)"),
-                _claim("sweep_ess", t2, INCONCLUSIVE, "no sweep results")]
-    sw = sweeps[0]
-    cells = [c for c in sw["cells"] if _finite(c.get("anchor_abs_err"))]
-    alphas = sorted({c["alpha"] for c in cells})
-    betas = sorted({c["beta"] for c in cells})
-    if len(alphas) < 2 or len(betas) < 2:
-        return [_claim("sweep_shift", t1, INCONCLUSIVE, f"the sweep needs >= 2 values of α and of β (has {len(alphas)} × {len(betas)})"),
-                _claim("sweep_ess", t2, INCONCLUSIVE, f"the sweep needs >= 2 values of β (has {len(betas)})")]
-    grid = {(c["alpha"], c["beta"]): c for c in cells}
-    best = {}
-    for b in betas:
-        row = [(grid[(a, b)]["anchor_abs_err"], a) for a in alphas if (a, b) in grid]
-        best[b] = min(row)[1]
-    seq = [best[b] for b in betas]
-    nums = "argmin-error α per β: " + ", ".join(f"β={b:g}: α={best[b]:g}" for b in betas)
-    backwards = any(y < x for x, y in zip(seq, seq[1:]))
-    lo_b, hi_b = betas[0], betas[-1]
-    # significance: at the largest beta, is the small-beta optimum's error clearly above the large-beta optimum's?
-    c_opt, c_old = grid.get((best[hi_b], hi_b)), grid.get((best[lo_b], hi_b))
-    sig = False
-    if c_opt and c_old and c_opt is not c_old and c_opt.get("anchor_abs_err_ci") and c_old.get("anchor_abs_err_ci"):
-        sig = c_old["anchor_abs_err_ci"][0] > c_opt["anchor_abs_err_ci"][1]
-        nums += (f"; at β={hi_b:g}: error {c_old['anchor_abs_err']:.3f} [{c_old['anchor_abs_err_ci'][0]:.3f}, "
-                 f"{c_old['anchor_abs_err_ci'][1]:.3f}] at α={best[lo_b]:g} vs {c_opt['anchor_abs_err']:.3f} "
-                 f"[{c_opt['anchor_abs_err_ci'][0]:.3f}, {c_opt['anchor_abs_err_ci'][1]:.3f}] at α={best[hi_b]:g}")
-    if seq[-1] < seq[0] and sig:
-        v1 = _claim("sweep_shift", t1, FAILS, nums + " (optimum moves toward weaker proposals)")
-    elif seq[-1] > seq[0] and not backwards and sig:
-        v1 = _claim("sweep_shift", t1, HOLDS, nums)
-    else:
-        shift = seq[-1] != seq[0]
-        why = "" if shift and not backwards else " (no monotone shift)"
-        v1 = _claim("sweep_shift", t1, INCONCLUSIVE, nums + why + ("; difference not significant (95% CIs overlap)" if shift and not sig else ""))
-    down = []
-    for a in alphas:
-        e = [grid[(a, b)].get("ess_frac_mean") for b in betas if (a, b) in grid]
-        e = [x for x in e if _finite(x)]
-        if len(e) >= 2:
-            down.append(e[-1] < e[0])
-    ess_nums = "; ".join(f"α={a:g}: " + ", ".join(f"{grid[(a, b)]['ess_frac_mean']:.3f}" for b in betas if (a, b) in grid)
-                         for a in alphas) + f" (ESS/K at β = {', '.join(f'{b:g}' for b in betas)})"
-    if down and all(down):
-        v2 = HOLDS
-    elif down and not any(down):
-        v2 = FAILS
-    else:
-        v2 = INCONCLUSIVE
-    return [v1, _claim("sweep_ess", t2, v2, ess_nums)]
+def apply_family(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
+    """Holm-adjust the p-values of the claims with a test and set their verdicts (module docstring)."""
+    from ..eval.metrics import holm
+
+    fam = [c for c in claims if c.get("verdict") is None and _finite(c.get("p"))]
+    adj = holm([c["p"] for c in fam])
+    m = len(fam)
+    for c, a in zip(fam, adj):
+        c["p_adj"], c["family_size"] = a, m
+        if c["kind"] == "noninferiority":
+            p_inf = min(1.0, m * c["p_inf"])
+            c["verdict"] = HOLDS if a < alpha else FAILS if p_inf < alpha else INCONCLUSIVE
+            c["numbers"] += (f"; Holm-adjusted p {fmt_p(a)} (family of {m}); worse-than-margin p {fmt_p(c['p_inf'])} "
+                             f"(Bonferroni {fmt_p(p_inf)})")
+            if c["verdict"] == INCONCLUSIVE:
+                c["numbers"] += " — neither non-inferiority nor a deficit beyond the margin is shown"
+        else:
+            good = c["diff"] > 0 if c.get("direction", "greater") == "greater" else c["diff"] < 0
+            c["verdict"] = INCONCLUSIVE if not a < alpha else HOLDS if good else FAILS
+            c["numbers"] += f"; Holm-adjusted p {fmt_p(a)} (family of {m})"
+            if c["verdict"] == INCONCLUSIVE and c["p"] < alpha:
+                c["numbers"] += " — significant before, not after, the multiplicity correction"
+    for c in claims:
+        if c.get("verdict") is None:  # a claim that could not be tested
+            c["verdict"] = INCONCLUSIVE
+    return claims
+
+
+def claims_note(col: Collection, claims: list[dict], alpha: float = ALPHA) -> str:
+    """What the verdicts are about: checkpoints (one seed) or methods (seeds), and the family."""
+    from .seeds import n_seeds
+
+    seeds = {e.name: n_seeds(e) for e in col.entries if e.tasks}
+    fam = next((c["family_size"] for c in claims if "family_size" in c), 0)
+    fam_txt = (f"Holm–Bonferroni over the {fam} claims with a test (α = {alpha:g}); each verdict uses its adjusted p."
+               if fam else "No claim could be tested.")
+    if seeds and max(seeds.values()) < 2:
+        return ("One training seed per method: the tests resample eval prompts for these fixed checkpoints, so the "
+                "verdicts are about these checkpoints, not about the methods (training variance is in no p-value). "
+                + fam_txt)
+    return ("Seeds per row: " + ", ".join(f"{n} {s}" for n, s in seeds.items()) + ". Where both rows have ≥ 2 seeds "
+            "the verdict uses the seed-aware test (seeds and prompts vary); elsewhere it is about the checkpoints. " + fam_txt)
 
 
 def _finite(x) -> bool:

@@ -2,7 +2,8 @@
 
 A RUN_DIR may be:
 - a pipeline run dir (``eval/<name>/``, ``train/<name>/``, optional ``sweep/sweep.json``);
-- one eval dir (``results.json`` with ``per_prompt``, ``samples.jsonl``, ``manifest.json``);
+- one eval dir (``results.json`` with ``per_prompt``, ``samples.jsonl``, ``manifest.json``), or one with a
+  ``seed<s>/`` eval dir per training seed (also ``eval/<name>/seed<s>/`` in a run dir; report/seeds.py);
 - a multi-task eval dir (``results.json`` with ``tasks`` + one sub-dir per task);
 - a train dir (``summary.json`` with ``method``): compute columns only;
 - a sweep dir (``sweep.json`` from ``disa-bench sweep``).
@@ -42,6 +43,8 @@ class TaskResult:
     samples_path: Path | None = None
     judge_summary: dict | None = None
     judge_rows: dict | None = None  # prompt_id -> judge.jsonl row
+    seeds: list = field(default_factory=list)  # per-seed TaskResults when several training seeds (report/seeds.py)
+    seed_labels: list = field(default_factory=list)
 
     @property
     def seed(self):
@@ -62,6 +65,7 @@ class Entry:
     train_manifest: dict | None = None
     metrics: list[dict] = field(default_factory=list)  # metrics.jsonl rows
     gaps: list[str] = field(default_factory=list)
+    train_seeds: list[dict] = field(default_factory=list)  # every seed's train summary (train/<name>/seed<s>/)
 
 
 @dataclass
@@ -178,14 +182,33 @@ def _method_of_eval(d: Path, tasks: dict[str, TaskResult]) -> tuple[str, Path | 
 
 
 def _load_train(e: Entry, tdir: Path) -> None:
+    """The train summary of ``tdir``; with ``seed<s>/`` sub-dirs the first seed's (all kept in train_seeds)."""
+    from .seeds import seed_dirs
+
     s = read_json(tdir / "summary.json")
+    if not isinstance(s, dict):
+        seeded = [(p, read_json(p / "summary.json")) for _, p in seed_dirs(tdir)]
+        seeded = [(p, x) for p, x in seeded if isinstance(x, dict) and "method" in x]
+        if seeded:
+            tdir, s = seeded[0]
+            e.train_seeds = [x for _, x in seeded]
     if isinstance(s, dict) and "method" in s:
         e.train, e.train_dir = s, tdir
         e.train_manifest = read_json(tdir / "manifest.json")
         e.metrics = read_jsonl(tdir / "metrics.jsonl")
+        e.train_seeds = e.train_seeds or [s]
+
+
+def load_eval_or_seeds(d: Path) -> dict[str, TaskResult]:
+    """:func:`load_eval_dir`, else the seeds under ``d/seed<s>/`` combined (report/seeds.py)."""
+    from .seeds import load_seeded_eval
+
+    return load_eval_dir(d) or load_seeded_eval(d, load_eval_dir)
 
 
 def collect(run_dirs: list[Path], warn=None) -> Collection:
+    from .seeds import seed_dirs
+
     warn = warn or (lambda msg: None)
     col = Collection()
 
@@ -219,7 +242,7 @@ def collect(run_dirs: list[Path], warn=None) -> Collection:
                 e = Entry(name=name, method=name, run_dir=rd)
                 ed = rd / "eval" / name
                 if ed.is_dir():
-                    e.tasks = load_eval_dir(ed)
+                    e.tasks = load_eval_or_seeds(ed)
                 if (rd / "train" / name).is_dir():
                     _load_train(e, rd / "train" / name)
                     if e.train and e.train.get("method"):
@@ -232,8 +255,8 @@ def collect(run_dirs: list[Path], warn=None) -> Collection:
                 if e.tasks or e.train:
                     raw.append(e)
                     found = True
-        elif (rd / "results.json").is_file():
-            tasks = load_eval_dir(rd)
+        elif (rd / "results.json").is_file() or seed_dirs(rd):
+            tasks = load_eval_or_seeds(rd)
             if tasks:
                 method, tdir = _method_of_eval(rd, tasks)
                 e = Entry(name=method, method=method, run_dir=rd, tasks=tasks)

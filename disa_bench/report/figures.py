@@ -72,8 +72,17 @@ def curves(col, path: Path) -> Path | None:
     return path
 
 
+def _div_field(div: dict) -> str | None:
+    """The measure of the method-level scatter: a claim measure every row has, else a secondary one."""
+    for f in ("correct_entropy", "solution_coverage"):
+        if f in (div.get("claim_fields") or []):
+            return f
+    rows = [r for r in div.get("rows", []) if r["problems"]]
+    return next((f for f in ("judge_score", "distinct_4") if rows and all(r["values"].get(f) is not None for r in rows)), None)
+
+
 def diversity_scatter(acc: dict, div: dict, path: Path) -> Path | None:
-    f = div.get("primary")
+    f = _div_field(div)
     key = acc.get("headline")
     if not f or not key:
         return None
@@ -91,10 +100,50 @@ def diversity_scatter(acc: dict, div: dict, path: Path) -> Path | None:
         err = [[max(0.0, y - ci[0])], [max(0.0, ci[1] - y)]] if all(map(math.isfinite, ci)) else None
         ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3, label=name)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel(f.replace("_", " ") + " (higher = more diverse)")
+    ax.set_xlabel((div.get("labels") or {}).get(f, f) + " (higher = more diverse)")
     label = next((c["label"] for c in acc["columns"] if c["key"] == key), key)
     ax.set_ylabel(f"Mean@{acc.get('k', 8)} ({label}, %)")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def diversity_per_prompt(div: dict, path: Path) -> Path | None:
+    """Per prompt: each claim measure against that prompt's accuracy, one colour per row (dots jittered),
+    with the row's mean per accuracy bin as a line: a measure driven by accuracy shows as a slope."""
+    import numpy as np
+
+    fields = [f for f in ("solution_coverage", "correct_entropy")
+              if any(v.get(f) is not None for pp in div["per_problem"].values() for v in pp.values())]
+    if not fields:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(fields), figsize=(4.8 * len(fields), 3.8), squeeze=False)
+    rng = np.random.default_rng(0)
+    edges = np.linspace(0, 1, 5)
+    for ax, f in zip(axes[0], fields):
+        for i, (name, pp) in enumerate(div["per_problem"].items()):
+            xy = np.array([(v["accuracy"], v[f]) for v in pp.values() if v.get(f) is not None and v.get("accuracy") is not None],
+                          float).reshape(-1, 2)
+            if not len(xy):
+                continue
+            color = f"C{i % 10}"
+            ax.scatter(xy[:, 0] + rng.uniform(-0.015, 0.015, len(xy)), xy[:, 1] + rng.uniform(-0.015, 0.015, len(xy)),
+                       s=6, alpha=0.35, color=color)
+            mids, means = [], []
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                inb = xy[(xy[:, 0] > lo) & (xy[:, 0] <= hi)]
+                if len(inb):
+                    mids.append((lo + hi) / 2)
+                    means.append(inb[:, 1].mean())
+            ax.plot(mids, means, "-o", color=color, ms=4, lw=1.3, label=name)
+        ax.set_xlabel("per-prompt accuracy (correct / k)")
+        ax.set_ylabel((div.get("labels") or {}).get(f, f))
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

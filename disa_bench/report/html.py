@@ -8,7 +8,8 @@ import html as _html
 from pathlib import Path
 
 from ..errors import UserError
-from .render import FLAG_MARK, acc_cell_text, p_text, provenance_lines
+from .render import (CLAIM_HEADER, FLAG_MARK, acc_cell_text, by_accuracy_rows, claim_row, diversity_rows, p_text,
+                     provenance_lines, seed_text)
 from .tables import fmt_num
 
 CSS = """
@@ -77,21 +78,34 @@ def render_html(rep: dict, col, figures: dict[str, Path], drilldown: int = 50) -
             cells.append((f"<span title=\"{esc(title)}\">{shown}</span>", cls))
         rows.append(cells)
     B.append(_table(header, rows))
+    if any(v and v.get("seeds") for r in acc["rows"] for v in r["cells"].values()):
+        B.append(f"<p>Per-seed Mean@{k} (the CI above varies seeds and prompts):</p>")
+        B.append(_table(header, [[(esc(r["name"]), "")] + [(esc(seed_text(r["cells"].get(c["key"]))), "") for c in acc["columns"]]
+                                 for r in acc["rows"]]))
     if acc.get("reference"):
-        B.append(f"<p>Paired bootstrap vs <b>{esc(acc['reference'])}</b> on the same prompts (Δ points, two-sided p):</p>")
+        B.append(f"<p>Paired tests vs <b>{esc(acc['reference'])}</b> on the same prompts (Δ points; two-sided p, prompt-level "
+                 "and, with seeds, seed-aware):</p>")
         rows = [[(esc(r["name"]), "")] + [(esc(p_text(r["cells"].get(c["key"])) or "—"), "") for c in acc["columns"]]
                 for r in acc["rows"] if r["method"] != acc["reference"]]
         B.append(_table(header, rows))
     B.append("<h2>Claims (DISA abstract)</h2>")
-    rows = [[(txt(c["claim"]), ""), (f'<span class="v-{c["verdict"].split()[0]}">{esc(c["verdict"])}</span>', ""),
-             (txt(c["numbers"]), "")] for c in rep["claims"]]
-    B.append(_table(["claim", "verdict", "numbers"], rows, cls="text"))
+    rows = []
+    for c in rep["claims"]:
+        cl, v, p, pa, nums = claim_row(c)
+        rows.append([(txt(cl), ""), (f'<span class="v-{v.split()[0]}">{esc(v)}</span>', ""), (esc(p), ""), (esc(pa), ""),
+                     (txt(nums), "")])
+    B.append(_table(CLAIM_HEADER, rows, cls="text"))
+    if rep.get("claims_note"):
+        B.append(f"<p>{txt(rep['claims_note'])} Non-inferiority margin: {rep['statistics']['ni_margin']:g} Mean@{k} points.</p>")
     B.append("<h2>Diversity</h2>")
     if any(r["problems"] for r in div["rows"]):
-        rows = [[(esc(r["name"]), "")] + [(fmt_num(r["values"][f], 3), "") for f in div["fields"]] +
-                [(str(r["problems"]), ""), (esc(r["source"] or "—"), "")] for r in div["rows"]]
-        B.append(_table(["model", "judge score", "strategy entropy", "distinct strategies", "distinct answers", "distinct-4",
-                         "problems", "source"], rows))
+        header, rows = diversity_rows(div)
+        B.append(_table(header, [[(esc(x), "") for x in r] for r in rows]))
+        B.append(f"<p>Claims use solution coverage (problems with ≥ 2 correct strategies) and correct-strategy entropy at "
+                 f"m = {esc(div.get('m'))} correct samples; 'all samples' columns count wrong answers and are for reference.</p>")
+        header, rows = by_accuracy_rows(div)
+        B.append("<p>Claim measures by per-prompt accuracy (coverage / entropy, n) and their correlation with accuracy:</p>")
+        B.append(_table(header, [[(esc(x), "") for x in r] for r in rows]))
     else:
         B.append("<p>No samples or judge output found.</p>")
     B.append("<h2>Compute</h2>")

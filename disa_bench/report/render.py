@@ -23,10 +23,48 @@ def acc_cell_text(v: dict | None, bold: str = "**", pm: str = "±") -> str:
 
 
 def p_text(v: dict | None) -> str:
+    """Δ and the prompt-level p (plus the seed-aware p when both rows have seeds) of a cell vs the reference."""
     if not v or not v.get("vs_ref"):
         return ""
     r = v["vs_ref"]
-    return f"{r['diff']:+.1f}, p={fmt_p(r['p'])}"
+    out = f"{r['diff']:+.1f}, p={fmt_p(r['p_prompt'])}"
+    if r.get("p_seeds") is not None:
+        out += f", seed-aware p={fmt_p(r['p_seeds'])}"
+    return out
+
+
+def seed_text(v: dict | None) -> str:
+    if not v or not v.get("seeds"):
+        return "—"
+    return ", ".join(f"{x:.1f}" for x in v["seeds"]) + f" (sd {v['seed_sd']:.1f})"
+
+
+def claim_row(c: dict) -> list[str]:
+    return [c["claim"], c["verdict"], fmt_p(c.get("p")), fmt_p(c.get("p_adj")), c["numbers"]]
+
+
+CLAIM_HEADER = ["claim", "verdict", "raw p", "Holm-adjusted p", "numbers"]
+
+
+def diversity_rows(div: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the diversity table: claim measures first, then the all-samples ones, then the judge."""
+    labels = div.get("labels") or {}
+    fields = [f for f in div["fields"] if not f.startswith("judge") or any(r["values"][f] is not None for r in div["rows"])]
+    header = ["model"] + [labels.get(f, f) for f in fields] + ["problems (coverage / entropy / fewer than m correct)", "source"]
+    rows = [[r["name"], *(fmt_num(r["values"][f], 3) for f in fields),
+             f"{r['problems']} ({r.get('problems_coverage', '—')} / {r.get('problems_entropy', '—')} / {r.get('excluded_entropy', '—')})",
+             r["source"] or "—"] for r in div["rows"]]
+    return header, rows
+
+
+def by_accuracy_rows(div: dict) -> tuple[list[str], list[list[str]]]:
+    ba = div.get("by_accuracy") or {"bins": [], "rows": []}
+    header = ["model"] + [f"acc {b}" for b in ba["bins"]] + ["corr(acc, coverage)", "corr(acc, entropy)"]
+    rows = []
+    for r in ba["rows"]:
+        cells = [f"{fmt_num(c['solution_coverage'], 2)} / {fmt_num(c['correct_entropy'], 2)} (n={c['n']})" for c in r["cells"]]
+        rows.append([r["name"]] + cells + [fmt_num(r["corr"].get("solution_coverage"), 2), fmt_num(r["corr"].get("correct_entropy"), 2)])
+    return header, rows
 
 
 def _md_table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
@@ -47,23 +85,33 @@ def render_markdown(rep: dict) -> str:
     header = ["model"] + [c["label"] for c in acc["columns"]]
     rows = [[r["name"]] + [acc_cell_text(r["cells"].get(c["key"])) for c in acc["columns"]] for r in acc["rows"]]
     L += _md_table(header, rows) + [""]
+    if any(v and v.get("seeds") for r in acc["rows"] for v in r["cells"].values()):
+        L += [f"Per-seed Mean@{k} (rows with several training seeds; the CI above varies seeds and prompts):", ""]
+        L += _md_table(header, [[r["name"]] + [seed_text(r["cells"].get(c["key"])) for c in acc["columns"]]
+                                for r in acc["rows"]]) + [""]
     if ref:
-        L += [f"Paired bootstrap vs `{ref}` on the same prompts (Δ in Mean@{k} points, two-sided p):", ""]
+        L += [f"Paired tests vs `{ref}` on the same prompts (Δ in Mean@{k} points; two-sided p of the prompt-level "
+              "paired bootstrap, and of the seed-aware test when both rows have several seeds):", ""]
         rows = [[r["name"]] + [p_text(r["cells"].get(c["key"])) or "—" for c in acc["columns"]]
                 for r in acc["rows"] if r["method"] != ref]
         L += _md_table(header, rows) + [""]
     else:
         L += ["No DISA results: paired p-values against DISA are not available.", ""]
     L += ["## Claims (DISA abstract)", ""]
-    L += _md_table(["claim", "verdict", "numbers"], [[c["claim"], f"**{c['verdict']}**", c["numbers"]] for c in rep["claims"]],
-                   ["---", "---", "---"]) + [""]
+    rows = [claim_row(c) for c in rep["claims"]]
+    L += _md_table(CLAIM_HEADER, [[r[0], f"**{r[1]}**", *r[2:]] for r in rows], ["---", "---", "---:", "---:", "---"]) + [""]
+    if rep.get("claims_note"):
+        L += [rep["claims_note"] + f" Non-inferiority margin: {rep['statistics']['ni_margin']:g} Mean@{k} points.", ""]
     L += ["## Diversity", ""]
     if any(r["problems"] for r in div["rows"]):
-        header_d = ["model", "judge score (1–5)", "strategy entropy", "distinct strategies", "distinct answers", "distinct-4", "problems", "source"]
-        rows = [[r["name"], *(fmt_num(r["values"][f], 3) for f in div["fields"]), str(r["problems"]), r["source"] or "—"]
-                for r in div["rows"]]
-        L += _md_table(header_d, rows) + [""]
-        L += [f"Claims and the scatter use `{div['primary']}`." if div["primary"] else "No measure is available for every row.", ""]
+        L += _md_table(*diversity_rows(div)) + [""]
+        L += [f"Claims use solution coverage (on problems with ≥ 2 correct strategies) and correct-strategy entropy at "
+              f"m = {div.get('m')} correct samples (problems with fewer are excluded and counted); the columns marked "
+              "'all samples' count wrong answers too and are shown for reference only.", ""]
+        h, rows = by_accuracy_rows(div)
+        L += ["Claim measures by per-prompt accuracy (coverage / entropy, n prompts) and their correlation with "
+              "accuracy over prompts, so a reader can see whether a measure just follows accuracy:", ""]
+        L += _md_table(h, rows) + [""]
     else:
         L += ["No samples.jsonl or judge output found: no diversity measures.", ""]
     L += ["## Compute", ""]
@@ -138,19 +186,22 @@ def render_latex(rep: dict) -> str:
     if rep["comparability"]["issues"]:
         L.append(r"\\[2pt]{\footnotesize $^\dagger$ not comparable: " + tex("; ".join(rep["comparability"]["issues"])) + "}")
     L += [r"\end{table}", ""]
-    L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Claims of the DISA abstract checked on these runs}",
-          r"\label{tab:claims}", r"\begin{tabular}{p{0.34\linewidth}lp{0.46\linewidth}}", r"\toprule",
-          r"Claim & Verdict & Numbers \\", r"\midrule"]
+    L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Claims of the DISA abstract checked on these runs; "
+          r"$p$ raw and Holm-adjusted over the family}",
+          r"\label{tab:claims}", r"\begin{tabular}{p{0.28\linewidth}lrrp{0.40\linewidth}}", r"\toprule",
+          r"Claim & Verdict & $p$ & adj.\ $p$ & Numbers \\", r"\midrule"]
     for c in rep["claims"]:
-        L.append(f"{tex(c['claim'])} & {tex(c['verdict'])} & {tex(c['numbers'])} \\\\")
+        L.append(" & ".join(tex(x) for x in claim_row(c)) + " \\\\")
     L += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     div = rep["diversity"]
     if any(r["problems"] for r in div["rows"]):
-        L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Diversity of the samples per problem}",
-              r"\label{tab:diversity}", r"\begin{tabular}{lrrrrr}", r"\toprule",
-              r"Model & Judge & Strat.\ entropy & Distinct strat. & Distinct ans. & Distinct-4 \\", r"\midrule"]
-        for r in div["rows"]:
-            L.append(tex(r["name"]) + " & " + " & ".join(tex(fmt_num(r["values"][f], 3)) for f in div["fields"]) + r" \\")
+        header, rows = diversity_rows(div)
+        L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Diversity of the samples per problem: claim "
+              r"measures (correct samples only) first; `all samples' columns count wrong answers}",
+              r"\label{tab:diversity}", r"\begin{tabular}{l" + "r" * (len(header) - 2) + "l}", r"\toprule",
+              " & ".join(tex(h) for h in header) + r" \\", r"\midrule"]
+        for r in rows:
+            L.append(" & ".join(tex(x) for x in r) + r" \\")
         L += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     if rep["compute"]["rows"]:
         L += [r"\begin{table}[t]", r"\centering", r"\small", r"\caption{Training compute}", r"\label{tab:compute}",

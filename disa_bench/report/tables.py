@@ -2,9 +2,9 @@
 
 - accuracy: rows = methods + base, columns = tasks + averages (math avg / code avg when the six math or
   three code benchmarks are present, and the average over all tasks); cells = Mean@k with its 95% CI;
-  best per column in bold; paired bootstrap p-value of each method against the reference method (DISA).
-- diversity: judge score (when ``disa-bench judge`` ran with an LLM) and offline measures (judge summary, or
-  computed from samples.jsonl with disa_bench/judge/offline.py), pooled over tasks.
+  best per column in bold; paired p-values of each method against the reference method (DISA): prompt-level,
+  and seed-aware when both rows have several seeds (:mod:`.stats`); per-seed values when there are seeds.
+- diversity: see :mod:`.diversity`.
 - compute: tokens, wall time, CPU-/GPU-hours, peak memory from train summaries.
 - comparability: what differs between runs (tasks, splits, sampling, seeds, prompt sets, training budget).
 """
@@ -16,8 +16,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..errors import UserError
-from .collect import Collection, Entry, TaskResult
+from .collect import Collection, Entry
 
 N_BOOT = 2000
 COMPARE_SAMPLING = ("k", "temperature", "top_p", "max_new_tokens", "seed")
@@ -35,30 +34,6 @@ def avg_ci(per_prompts: list[np.ndarray], n_boot: int = N_BOOT, seed: int = 0, a
     boots /= len(per_prompts)
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return 100.0 * float(lo), 100.0 * float(hi)
-
-
-def paired_p(a_list: list[np.ndarray], b_list: list[np.ndarray], n_boot: int = N_BOOT, seed: int = 0) -> float:
-    """Two-sided paired bootstrap p-value for the difference of task-averaged means (one task: exactly
-    disa_bench.eval.metrics.paired_bootstrap_p)."""
-    from ..eval.metrics import paired_bootstrap_p
-
-    if len(a_list) == 1:
-        return paired_bootstrap_p(a_list[0], b_list[0], n_boot=n_boot, seed=seed)
-    ds = [np.asarray(a, float) - np.asarray(b, float) for a, b in zip(a_list, b_list)]
-    if any(d.size == 0 for d in ds) or not ds:
-        return float("nan")
-    rng = np.random.default_rng(seed)
-    boots = np.zeros(n_boot)
-    for d in ds:
-        boots += d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-    boots /= len(ds)
-    obs = float(np.mean([d.mean() for d in ds]))
-    return float(min(1.0, (np.abs(boots - obs) >= abs(obs)).mean() + 1.0 / n_boot))
-
-
-def paired_arrays(a: dict[str, float], b: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    common = sorted(set(a) & set(b))
-    return np.array([a[c] for c in common], float), np.array([b[c] for c in common], float)
 
 
 # ---------------------------------------------------------------------- columns
@@ -84,34 +59,38 @@ def headline_column(cols: list[dict]) -> dict:
 
 
 def cell(entry: Entry, column: dict, n_boot: int = N_BOOT) -> dict | None:
+    """Mean@k of a row on a column with its CI; with several seeds also the per-seed values and their sd
+    (the CI then varies seeds and prompts, :func:`disa_bench.eval.metrics.seed_mean_ci`)."""
+    from ..eval.metrics import seed_mean_ci
+    from .seeds import seed_matrix
+
     trs = [entry.tasks.get(t) for t in column["tasks"]]
     if any(t is None for t in trs) or not trs:
         return None
+    seeds = min(len(t.seeds) or 1 for t in trs)
     if len(trs) == 1:
         t = trs[0]
-        return {"mean": t.mean, "ci": list(t.ci), "n": t.num_prompts}
-    means = [t.mean for t in trs]
-    pps = [np.array(list(t.per_prompt.values()), float) for t in trs]
-    ci = avg_ci(pps, n_boot=n_boot) if all(p.size for p in pps) else (float("nan"), float("nan"))
-    return {"mean": float(np.mean(means)), "ci": list(ci), "n": int(sum(t.num_prompts for t in trs))}
+        out = {"mean": t.mean, "ci": list(t.ci), "n": t.num_prompts}
+    elif seeds >= 2:
+        mean, lo, hi = seed_mean_ci([seed_matrix(t)[1][:seeds] for t in trs])
+        out = {"mean": 100.0 * mean, "ci": [100.0 * lo, 100.0 * hi], "n": int(sum(t.num_prompts for t in trs))}
+    else:
+        means = [t.mean for t in trs]
+        pps = [np.array(list(t.per_prompt.values()), float) for t in trs]
+        ci = avg_ci(pps, n_boot=n_boot) if all(p.size for p in pps) else (float("nan"), float("nan"))
+        out = {"mean": float(np.mean(means)), "ci": list(ci), "n": int(sum(t.num_prompts for t in trs))}
+    if seeds >= 2:
+        per_seed = [float(np.mean([t.seeds[i].mean for t in trs])) for i in range(seeds)]
+        out.update(seeds=per_seed, seed_sd=float(np.std(per_seed, ddof=1)), seed_labels=list(trs[0].seed_labels[:seeds]))
+    return out
 
 
-def p_vs(entry: Entry, ref: Entry, column: dict, n_boot: int = N_BOOT) -> dict | None:
-    """Paired bootstrap p of entry vs ref on the prompts both have, per task of the column."""
-    a_list, b_list, n = [], [], 0
-    for t in column["tasks"]:
-        ta, tb = entry.tasks.get(t), ref.tasks.get(t)
-        if ta is None or tb is None:
-            return None
-        a, b = paired_arrays(ta.per_prompt, tb.per_prompt)
-        if a.size == 0:
-            return None
-        a_list.append(a)
-        b_list.append(b)
-        n += a.size
-    p = paired_p(a_list, b_list, n_boot=n_boot)
-    diff = 100.0 * float(np.mean([a.mean() - b.mean() for a, b in zip(a_list, b_list)]))
-    return {"p": p, "diff": diff, "paired_prompts": n}
+def p_vs(entry: Entry, ref: Entry, column: dict, n_boot: int = N_BOOT, margin: float = 0.0) -> dict | None:
+    """Paired comparison of entry vs ref on the prompts both have, per task of the column (report/stats.py):
+    the prompt-level bootstrap p (one seed each: exactly paired_bootstrap_p) and, with seeds, the seed-aware p."""
+    from .stats import compare_rows
+
+    return compare_rows(entry, ref, column["tasks"], n_boot=n_boot, margin=margin)
 
 
 def accuracy_table(col: Collection, reference: str = "disa", n_boot: int = N_BOOT, flagged=None) -> dict:
@@ -149,70 +128,6 @@ def _k(col: Collection) -> int:
     return ks.most_common(1)[0][0] if ks else 8
 
 
-# ---------------------------------------------------------------------- diversity
-DIV_FIELDS = ("judge_score", "strategy_entropy", "distinct_strategies", "distinct_answers", "distinct_4")
-
-
-def problem_diversity(tr: TaskResult) -> dict[str, dict]:
-    """prompt_id -> {field: value} per problem: judge.jsonl rows when present, else offline from samples.jsonl."""
-    from ..judge.offline import load_samples, problem_measures
-
-    out: dict[str, dict] = {}
-    if tr.judge_rows:
-        for pid, r in tr.judge_rows.items():
-            off = (r.get("offline") or {}).get("all") or {}
-            llm = r.get("llm") or {}
-            out[pid] = {"judge_score": llm.get("score") if llm.get("status") == "ok" else None,
-                        "strategy_entropy": off.get("strategy_entropy"),
-                        "distinct_strategies": off.get("distinct_strategies"),
-                        "distinct_answers": off.get("distinct_answers"),
-                        "distinct_4": (off.get("distinct_n") or {}).get("4")}
-        return out
-    if tr.samples_path is None:
-        return out
-    try:
-        groups = load_samples(tr.samples_path)
-    except (UserError, OSError):
-        return out
-    for pid, rows in groups.items():
-        off = problem_measures(rows)["all"]
-        out[pid] = {"judge_score": None, "strategy_entropy": off["strategy_entropy"],
-                    "distinct_strategies": off["distinct_strategies"], "distinct_answers": off["distinct_answers"],
-                    "distinct_4": off["distinct_n"].get("4")}
-    return out
-
-
-def diversity_table(col: Collection) -> dict:
-    """Per row: mean of each diversity field over all problems of all tasks, and where it came from.
-
-    ``primary``: the field used for claims and the scatter plot: the LLM judge score when every row with
-    diversity has one, else strategy entropy, else distinct-4."""
-    rows = []
-    per_problem: dict[str, dict[str, dict]] = {}
-    for e in col.entries:
-        pp: dict[str, dict] = {}
-        sources = set()
-        for t, tr in e.tasks.items():
-            d = problem_diversity(tr)
-            if d:
-                sources.add("judge" if tr.judge_rows else "offline (samples.jsonl)")
-            pp.update({f"{t}::{pid}": v for pid, v in d.items()})
-        per_problem[e.name] = pp
-        vals = {}
-        for f in DIV_FIELDS:
-            xs = [v[f] for v in pp.values() if v.get(f) is not None]
-            vals[f] = float(np.mean(xs)) if xs else None
-        rows.append({"name": e.name, "method": e.method, "values": vals, "problems": len(pp),
-                     "source": ", ".join(sorted(sources)) or None})
-    with_div = [r for r in rows if r["problems"]]
-    primary = None
-    for f in ("judge_score", "strategy_entropy", "distinct_4"):
-        if with_div and all(r["values"][f] is not None for r in with_div):
-            primary = f
-            break
-    return {"fields": list(DIV_FIELDS), "rows": rows, "primary": primary, "per_problem": per_problem}
-
-
 # ---------------------------------------------------------------------- compute
 def compute_table(col: Collection) -> dict:
     rows = []
@@ -229,7 +144,8 @@ def compute_table(col: Collection) -> dict:
                      "tokens_forward": c.get("tokens_forward"), "tokens_backward": c.get("tokens_backward"),
                      "wall_seconds": wall, "device_hours": (wall * procs / 3600.0) if wall is not None else None,
                      "device_kind": kind, "processes": procs, "peak_memory_mb": c.get("peak_memory_mb"),
-                     "reward_first": e.train.get("reward_first"), "reward_last": e.train.get("reward_last")})
+                     "reward_first": e.train.get("reward_first"), "reward_last": e.train.get("reward_last"),
+                     "seeds": len(e.train_seeds) or 1})  # with several seeds: the first seed's numbers
     return {"rows": rows}
 
 
