@@ -1,18 +1,19 @@
 """A benchmark family is a class; what all families share (rows, prompt templates, seeded subsets) is here once.
 
-A family module (``math_bench.py``, ``humaneval.py``, ...) subclasses :class:`Benchmark`, writes only its own
-bits and registers its benchmarks with :func:`register`:
+A family module (``math_bench.py``, ``humaneval.py``, ``train_sets.py``, ...) subclasses :class:`Benchmark`,
+writes only its own bits and registers its benchmarks with :func:`register`:
 
-* ``family`` -- the data sub-directory (``math``, ``code``), also the word in a bad-template error;
+* ``family`` -- the data sub-directory (``math``, ``code``; ``data_dir`` overrides it, e.g. ``train``), also
+  the word in a bad-template error; ``split`` -- the one split it serves (``test`` for eval benchmarks,
+  ``train`` for training sets);
 * ``system`` and ``plain(system, user)`` -- the instruction and the ``plain`` prompt layout;
 * ``parse(rows)`` -- the rows as a list of :class:`Item` (one per gradable row; rows it leaves out as
   ungradable go to ``self.excluded``); a bad row is a UserError naming ``file:line`` and the field;
 * ``grade(problem, response)`` and ``grader_version``; optionally ``meta(item)`` and ``grade_batch``.
 
-Prompt (``template=``): ``plain`` = the family's layout; ``chat`` = ChatML with the instruction as system
-message; ``hf:<tokenizer dir or id>`` = that tokenizer's own chat template over :meth:`Benchmark.messages`.
-Data (``data=``): see :mod:`disa_bench.tasks.data`. Benchmarks have only a ``test`` split; ``n`` draws a
-subset seeded by (name, split, seed).
+Prompt (``template=``, resolved by ``get_task``): see :mod:`disa_bench.tasks.prompts` (``plain``, ``chat``,
+``hf:<tokenizer>`` over :meth:`Benchmark.messages`). Data (``data=``): see :mod:`disa_bench.tasks.data`.
+``n`` draws a subset seeded by (name, split, seed).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from ..errors import UserError
 from ..types import Grade, Problem
 from .base import TASKS
 from .data import Rows, load_rows, locate
-
-TEMPLATES = "plain, chat, hf:<tokenizer dir or id>"
+from .prompts import render_prompt
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Spec:
 
     file: str
     hf_split: str = field(default="test", kw_only=True)  # the split read when data= is a Hugging Face id
+    hf_id: str | None = field(default=None, kw_only=True)  # read when there is no local copy (and data= unset)
+    hf_config: str | None = field(default=None, kw_only=True)  # the dataset config of hf_id (e.g. gsm8k "main")
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Benchmark:
 
     family: ClassVar[str]
     system: ClassVar[str]
+    split: ClassVar[str] = "test"  # the one split this benchmark serves
+    data_dir: ClassVar[str | None] = None  # sub-directory of the data root (default: family)
     default_eval_prompts = None  # eval every problem unless --n-prompts says otherwise
 
     def __post_init__(self):
@@ -88,27 +92,26 @@ class Benchmark:
 
     # -------- prompts
     def render(self, user: str) -> str:
-        t = self.template
-        if t == "plain":
-            return self.plain(self.system, user)
-        if t == "chat":
-            return (f"<|im_start|>system\n{self.system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
-                    "<|im_start|>assistant\n")
-        if t.startswith("hf:"):
-            tok = _tokenizer(t[3:])
-            return tok.apply_chat_template(self.messages(self.system, user), tokenize=False,
-                                           add_generation_prompt=True)
-        raise UserError(f"unknown {self.family} prompt template {t!r}; valid: {TEMPLATES}")
+        if self.template == "auto":
+            raise UserError(f"template 'auto' of {self.name!r} is resolved by get_task(name, model=...); "
+                            f"construct the task with get_task")
+        return render_prompt(self.template, self.system, user, self.plain(self.system, user),
+                             self.messages(self.system, user), kind=self.family)
 
     # -------- data
     def source(self) -> str:
         """Where the rows come from: a file path or a Hugging Face dataset id."""
-        return locate(self.name, self.data, self.family, self.spec.file)[1]
+        return locate(self.name, self.data, self.subdir, self.spec.file, self.spec.hf_id)[1]
+
+    @property
+    def subdir(self) -> str:
+        return self.data_dir or self.family
 
     def items(self) -> list[Item]:
         """All gradable rows, parsed and validated (loaded once)."""
         if self._items is None:
-            rows = load_rows(self.name, self.data, self.family, self.spec.file, self.spec.hf_split)
+            sp = self.spec
+            rows = load_rows(self.name, self.data, self.subdir, sp.file, sp.hf_split, sp.hf_id, sp.hf_config)
             self.excluded = []
             items = self.parse(rows)
             self._dir, self._by_id = rows.dir, {it.pid: it for it in items}
@@ -129,29 +132,17 @@ class Benchmark:
         return len(self.excluded)
 
     # -------- Task protocol
-    def problems(self, split: str = "test", n: int | None = None, seed: int = 0) -> list[Problem]:
-        if split != "test":
-            raise UserError(f"task {self.name!r} is a benchmark with only a 'test' split (got {split!r})")
+    def problems(self, split: str | None = None, n: int | None = None, seed: int = 0) -> list[Problem]:
+        split = split or self.split
+        if split != self.split:
+            kind = "a benchmark" if self.split == "test" else "a training set"
+            raise UserError(f"task {self.name!r} is {kind} with only a {self.split!r} split (got {split!r})")
         items = self.items()
         idx = list(range(len(items)))
         if n is not None and n < len(idx):
             idx = sorted(random.Random(f"{self.name}|{split}|{seed}").sample(idx, n))
         return [Problem(prompt_id=items[i].pid, task=self.name, prompt=self.render(items[i].text),
                         answer=items[i].answer, meta=self.meta(items[i])) for i in idx]
-
-
-_TOKENIZERS: dict = {}
-
-
-def _tokenizer(name: str):
-    if name not in _TOKENIZERS:
-        from ..models import load_tokenizer
-
-        _TOKENIZERS[name] = load_tokenizer(name)
-    tok = _TOKENIZERS[name]
-    if not getattr(tok, "chat_template", None):
-        raise UserError(f"tokenizer {name!r} has no chat template; use template 'plain' or 'chat'")
-    return tok
 
 
 def register(cls: type[Benchmark], specs: dict[str, Spec]) -> None:
@@ -165,4 +156,5 @@ def _factory(cls: type[Benchmark], name: str, spec: Spec):
         return cls(name, spec, **kwargs)
 
     make.__name__ = f"{cls.__name__}[{name}]"
+    make.templated = True  # type: ignore[attr-defined]  (get_task resolves template= for it)
     return make

@@ -13,9 +13,10 @@ TASK_GROUPS: dict[str, list[str]] = {
 def expand_tasks(spec: str | list[str]) -> list[str]:
     """``"math6,gsm8k"`` -> the six math sets then gsm8k; duplicates dropped, order kept.
 
-    Single names must be registered tasks; group members are checked when each task is built.
+    Single names must be registered tasks (``NAME`` or ``NAME:PARAM``); group members are checked when each task
+    is built.
     """
-    from .base import task_names
+    from .base import is_task, task_names
 
     parts = spec.split(",") if isinstance(spec, str) else list(spec)
     parts = [p.strip() for p in parts if p and p.strip()]
@@ -26,7 +27,7 @@ def expand_tasks(spec: str | list[str]) -> list[str]:
     for p in parts:
         names = TASK_GROUPS.get(p)
         if names is None:
-            if p not in known:
+            if not is_task(p):
                 raise UserError(f"unknown task or group {p!r}; tasks: {', '.join(known)}; groups: {', '.join(TASK_GROUPS)}")
             names = [p]
         out += [n for n in names if n not in out]
