@@ -31,6 +31,7 @@ def eval_cmd(
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; engine ours only)."),
     force: bool = typer.Option(False, "--force", help="Load --adapter even when it was trained on another model than --model (a warning instead of an error)."),
+    template: Optional[str] = typer.Option(None, "--template", help="Prompt template: auto (default: the model's chat template if its tokenizer has one), plain, chat or hf:TOKENIZER."),
 ):
     """Mean@k (default k = 8) with a 95% bootstrap CI, pass@k and maj@k of a model or adapter on one or more tasks.
 
@@ -49,7 +50,7 @@ def eval_cmd(
     cfg = resolve(EvalConfig, yaml_cfg,
                   flags(model=model, adapter=adapter, task=task, tasks=tasks, engine=engine, seed=seed, k=k,
                          n_prompts=n_prompts, split=split, temperature=temperature, top_p=top_p,
-                         max_new_tokens=max_new_tokens, backend=backend), where=config or "flags")
+                         max_new_tokens=max_new_tokens, backend=backend, template=template), where=config or "flags")
     cfg.check()
     if cfg.adapter:
         check_adapter(cfg.adapter, cfg.model, force, warn=lambda line: print(line, file=sys.stderr))

@@ -27,6 +27,7 @@ def propose(
                                               "'0.7,1.0,1.3' writes one store per rung under OUT/t{T}/ (see ladder.json)."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; densities are always scored with HF)."),
+    template: Optional[str] = typer.Option(None, "--template", help="Prompt template: auto (default: --ref's chat template if its tokenizer has one), plain, chat or hf:TOKENIZER."),
 ):
     """Sample K trajectories per prompt from a proposal into the shared trajectory store.
 
@@ -38,7 +39,8 @@ def propose(
 
     cfg = resolve(ProposeConfig, load_yaml(config, "propose"),
                   flags(seed=seed, task=task, proposal=proposal, ref=ref, proposal_mix=proposal_mix, k=k,
-                         n_prompts=n_prompts, temperature=temperature, max_new_tokens=max_new_tokens, backend=backend),
+                         n_prompts=n_prompts, temperature=temperature, max_new_tokens=max_new_tokens, backend=backend,
+                         template=template),
                   where=config or "flags")
     cfg.check()
     info = propose_stage(cfg, out)

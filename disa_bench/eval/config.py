@@ -26,6 +26,7 @@ class EvalConfig:
     seed: int = 0
     batch_size: int = 64  # prompts per generate call (x k sequences)
     backend: str = "hf"  # rollout backend of engine "ours": hf or vllm
+    template: str = "auto"  # prompt template (tasks/prompts.py): auto = the model's chat template if it has one
 
     def check(self) -> None:
         from ..rollout import check_backend

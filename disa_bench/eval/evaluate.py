@@ -13,6 +13,8 @@ Engines: ``ours`` (the project's rollout backend + grader) or ``lm-eval`` (lm_ev
 generated ``disa_<task>`` YAML tasks; samples regraded with the same grader; see eval/lmeval.py).
 Rollout backend of engine ``ours`` (``--backend``): ``hf`` (transformers, the sampling loop in rollout/hf.py; default) or ``vllm`` (the model
 and adapter are opened by vLLM; the HF model is never loaded). The lm-eval engine ignores ``--backend``.
+Prompts: the task's, rendered for ``cfg.model`` (``--template``, default ``auto``: the model's own chat template
+when its tokenizer has one; tasks/prompts.py), as propose and train render them; both engines see that text.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def run_eval(cfg: EvalConfig, bar=None, n_prompts_given: bool = True) -> tuple[d
         out = run_lmeval(cfg, [cfg.task], n_prompts_given=n_prompts_given)[cfg.task]
         out[0]["config"] = asdict(cfg)
         return out
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, model=cfg.model, template=cfg.template)
     problems = task_problems(task, cfg, n_prompts_given)
     backend = _open(cfg)
     try:
@@ -67,7 +69,7 @@ def run_suite(cfg: EvalConfig, names: list[str], bar=None, n_prompts_given: bool
     from ..tasks import get_task
 
     cfg.check()
-    tasks = {n: get_task(n) for n in names}  # unknown names fail before the model loads
+    tasks = {n: get_task(n, model=cfg.model, template=cfg.template) for n in names}  # unknown names fail early
     if cfg.engine == "lm-eval":
         from .lmeval import run_lmeval
 

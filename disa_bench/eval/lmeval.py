@@ -15,6 +15,13 @@ Static configs for the defaults (k = 8, T = 0.6, top_p = 0.95) live in the repo'
 ``disa-bench eval --engine lm-eval`` writes the YAMLs for its own k / sampling into a temp include dir,
 runs ``lm_eval.simple_evaluate`` with ``TaskManager(include_path=..., include_defaults=False)``, and
 regrades the logged samples into the usual results.json / samples.jsonl.
+
+Prompts: the docs carry the task's rendered prompt. lm-eval's hooks cannot see the model, so the static YAMLs
+render ``plain`` unless told otherwise: ``--metadata '{"template": "hf:/path/to/model"}'`` renders with that
+tokenizer's chat template (what ``disa-bench eval`` does for a chat model: it resolves ``--template auto``
+against ``--model`` and writes the resolved template into its YAMLs). Do not also pass lm-eval's own
+``--apply_chat_template``. Generation stops at EOS (lm-eval's rule, incl. the model's generation config) and
+at ``<|im_end|>`` (``until``), the HF backend's stop tokens (rollout/tokens.py).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ doc_to_target: answer
 num_fewshot: 0
 repeats: {k}
 generation_kwargs:
-  until: []
+  until: ["<|im_end|>"]
   max_gen_toks: {max_gen_toks}
   do_sample: true
   temperature: {temperature}
@@ -181,7 +188,7 @@ def run_lmeval(cfg, names: list[str], n_prompts_given: bool = True, include_dir:
         raise UserError("--engine lm-eval needs the lm-eval package (pip install lm-eval)") from None
     import torch
 
-    tasks = {n: get_task(n) for n in names}
+    tasks = {n: get_task(n, model=cfg.model, template=cfg.template) for n in names}
     path = resolve(cfg.model)
     tok = load_tokenizer(path)
     tmp = None
@@ -197,7 +204,8 @@ def run_lmeval(cfg, names: list[str], n_prompts_given: bool = True, include_dir:
             n_by_task[n] = n_p
             write_task_yaml(include_dir, n, k=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p,
                             max_gen_toks=cfg.max_new_tokens or t.max_new_tokens,
-                            extra_metadata={"n_prompts": n_p, "seed": cfg.seed, "split": cfg.split})
+                            extra_metadata={"n_prompts": n_p, "seed": cfg.seed, "split": cfg.split,
+                                            "template": getattr(t, "template", None)})
         device = "cuda" if torch.cuda.is_available() else "cpu"
         model_args = f"pretrained={path},dtype={'bfloat16' if device == 'cuda' else 'float32'},device={device}"
         if cfg.adapter:

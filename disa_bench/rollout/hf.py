@@ -7,6 +7,7 @@ import contextlib
 from ..types import Completion, SamplingParams
 from .base import BACKENDS
 from .scoring import model_accepts
+from .tokens import prompt_ids as encode_prompt, stop_ids
 
 
 @BACKENDS.register("hf")
@@ -19,7 +20,8 @@ class HFBackend:
     samples, then one cached forward per new token, temperature, top-p (HF's TopPLogitsWarper rule: drop the
     lowest-probability tokens whose cumulative mass is <= 1 - top_p, always keeping the most likely one), a
     multinomial draw from a seeded ``torch.Generator`` (the global RNG is not touched), and a stop as soon as
-    every row has emitted EOS.
+    every row has emitted a stop token (EOS, or a chat model's end of turn such as ``<|im_end|>``:
+    ``rollout/tokens.py``; the stop token ends the completion's ids and is left out of its text).
     Prompts are batched in order of token length, and no attention mask is built when the prompts of a
     batch have equal length. Tiny models on CPU decode with shared-prefix attention (prefix_attention.py: the
     n samples of a prompt read one copy of its KV cache instead of n).
@@ -37,9 +39,9 @@ class HFBackend:
         import torch
 
         tok = self.tok
-        eos = tok.eos_token_id
-        pad = tok.pad_token_id if tok.pad_token_id is not None else eos
-        ids_all = [tok(p, add_special_tokens=True)["input_ids"] for p in prompts]
+        stops = stop_ids(tok, self.model)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
+        ids_all = [encode_prompt(tok, p) for p in prompts]
         # prompts sorted by token length (stable), so most batches need no padding and no attention mask;
         # results go back to the caller's order
         order = sorted(range(len(prompts)), key=lambda i: len(ids_all[i]))
@@ -54,14 +56,15 @@ class HFBackend:
                 chunk = order[start : start + self.batch_size]
                 # one seed per batch from one generator: results do not depend on earlier batches' lengths
                 gen = torch.Generator(device=device).manual_seed(int(torch.randint(0, 2**62, (1,), generator=seeds)))
-                toks, lps = sample_tokens(self.model, [ids_all[i] for i in chunk], params, eos, pad, gen)
+                toks, lps = sample_tokens(self.model, [ids_all[i] for i in chunk], params, stops, pad, gen)
                 for i, pi in enumerate(chunk):
                     group = []
                     for j in range(params.n):
                         row = i * params.n + j
                         t = toks[row]
-                        if eos in t:
-                            cut, truncated = t.index(eos) + 1, False
+                        end = next((k for k, x in enumerate(t) if x in stops), None)
+                        if end is not None:
+                            cut, truncated = end + 1, False
                         else:
                             cut, truncated = len(t), True
                         t = t[:cut]
@@ -89,8 +92,9 @@ def top_p_filter(logits, top_p: float):
     return logits.masked_fill(remove.scatter(-1, idx, remove), float("-inf"))
 
 
-def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eos: int, pad: int, gen):
-    """KV-cached ancestral sampling: ``params.n`` rows per prompt (prompt i -> rows i*n .. i*n+n-1).
+def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eos, pad: int, gen):
+    """KV-cached ancestral sampling: ``params.n`` rows per prompt (prompt i -> rows i*n .. i*n+n-1). ``eos``: the
+    stop token id, or a list of them (a row is done once it emits any).
 
     Two savings over sampling n copies of each prompt independently (what ``generate`` with
     ``num_return_sequences`` or a harness's ``repeats`` does): the prompt is prefilled once and its KV cache
@@ -99,10 +103,11 @@ def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eo
     forward passes shrink as samples finish. Neither changes any row's sampling distribution.
 
     Returns (token lists, per-token processed log-prob lists), each row up to ``max_new_tokens`` long and
-    padded after EOS (callers cut at the first EOS).
+    padded after the stop token (callers cut at the first one).
     """
     import torch
 
+    stops = torch.tensor([eos] if isinstance(eos, int) else list(eos), dtype=torch.long)
     device = next(model.parameters()).device
     n = params.n
     width = max(map(len, prompt_ids))
@@ -127,10 +132,11 @@ def sample_tokens(model, prompt_ids: list[list[int]], params: SamplingParams, eo
             if attn is not None:
                 attn, pos = attn.repeat_interleave(n, 0), pos.repeat_interleave(n, 0)
         with shared or contextlib.nullcontext():
-            return _decode(model, cache, cache_kw, shared, logits, attn, pos, params, eos, pad, gen, rows, device)
+            return _decode(model, cache, cache_kw, shared, logits, attn, pos, params, stops.to(device), pad, gen, rows,
+                           device)
 
 
-def _decode(model, cache, cache_kw, shared, logits, attn, pos, params, eos, pad, gen, rows, device):
+def _decode(model, cache, cache_kw, shared, logits, attn, pos, params, stops, pad, gen, rows, device):
     """The decode loop of :func:`sample_tokens` (from the prefill's last logits and cache)."""
     import torch
 
@@ -149,7 +155,7 @@ def _decode(model, cache, cache_kw, shared, logits, attn, pos, params, eos, pad,
         out_rows = live[fresh].cpu()
         toks[out_rows, step] = nxt[fresh].cpu()
         lps[out_rows, step] = lp[fresh].float().cpu()
-        done = done | (nxt == eos)
+        done = done | (nxt == stops[0] if len(stops) == 1 else torch.isin(nxt, stops))
         n_done = int(done.sum())
         if n_done == len(live) or step + 1 == params.max_new_tokens:
             break

