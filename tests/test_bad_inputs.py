@@ -56,7 +56,7 @@ def store_variant(**change):
 
 
 def anchor_variant(**change):
-    """A copy of the fixture anchor with ``column=(row, value)`` changes, or ``rows=0`` (no rows)."""
+    """A copy of the fixture anchor with ``column=(row, value)`` changes (``"@N"``: row N's value), or ``rows=0``."""
 
     def make(path: Path, fx: dict) -> None:
         import pyarrow as pa
@@ -65,12 +65,10 @@ def anchor_variant(**change):
         t = pq.read_table(fx["anchor"])
         if change.get("rows") == 0:
             t = t.slice(0, 0)
-        for col, (row, value) in change.items():
-            if col == "rows":
-                continue
+        for col, (row, value) in ((c, v) for c, v in change.items() if c != "rows"):
             i = t.column_names.index(col)
             vals = t.column(col).to_pylist()
-            vals[row] = value
+            vals[row] = vals[int(value[1:])] if isinstance(value, str) and value.startswith("@") else value  # "@0": row 0's
             t = t.set_column(i, t.schema.field(i), pa.array(vals, t.schema.field(i).type))
         pq.write_table(t, path)
 
@@ -235,7 +233,18 @@ CASES = [
     ("sweep-max-new-tokens", ["sweep", "--max-new-tokens", "-1", "--out", "{out}"], {}, ["--max-new-tokens", "-1"]),
     ("anchor-rows-of-another-beta", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{t}/a.parquet",
                                      "--out", "{out}"], {"a.parquet": anchor_variant(beta=(1, 1.0))},
-     ["a.parquet", "beta=1.0", "beta=5.0"]),
+     ["a.parquet", "different beta", "5.0", "1.0 in row 1"]),
+    ("anchor-no-rows", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{t}/a.parquet", "--out", "{out}"],
+     {"a.parquet": anchor_variant(rows=0)}, ["a.parquet", "no rows"]),
+    ("anchor-log-z-1e20", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{t}/a.parquet",
+                           "--out", "{out}"], {"a.parquet": anchor_variant(log_z=(0, 1e20))},
+     ["a.parquet", "'log_z' row 0", "1e+20", "bound"]),
+    ("anchor-null-prompt-id", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{t}/a.parquet",
+                               "--out", "{out}"], {"a.parquet": anchor_variant(prompt_id=(1, None))},
+     ["'prompt_id' row 1", "null"]),
+    ("anchor-repeated-prompt", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{t}/a.parquet",
+                                "--out", "{out}"], {"a.parquet": anchor_variant(prompt_id=(1, "@0"))},
+     ["row 1 repeats prompt"]),
     ("anchor-not-an-anchor", ["train", "--method", "disa", "--store", "{store}", "--anchor", "{store}", "--out", "{out}"],
      {}, ["store.parquet", "missing column 'log_z'"]),
     # --- models and adapters
@@ -454,7 +463,6 @@ def test_failed_stage_removes_the_out_dirs_it_created(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="judge/llm.py does not yet catch the client's JSONDecodeError (being edited by another change)")
 def test_judge_endpoint_answering_200_with_a_body_that_is_not_json(tmp_path):
     """A judge endpoint that answers 200 with HTML: every problem is recorded as missing with the reason, the
     offline measures are written, exit 0."""

@@ -144,8 +144,17 @@ def write_anchor(path, rows: list[dict]) -> None:
         pq.write_table(table, tmp)
 
 
+# The stated bound on a stored log Z, in nats. log Z = log E_pi_ref[exp(beta r)] lies within [beta r_min,
+# beta r_max] (the SNIS estimate in exact units always does); IS and LN-unit estimates can leave that range,
+# but one beyond 1e4 nats only comes from weights no float training can use (log Z = 1e20 makes DISA's squared
+# residual overflow to inf).
+LOG_Z_MAX = 1e4
+
+
 def read_anchor(path) -> dict[str, dict]:
-    """prompt_id -> row; checks the columns DISA needs."""
+    """prompt_id -> row. Checks the columns DISA needs and that the anchor is one anchor: non-empty, no null or
+    repeated prompt id, every log Z finite with |log Z| <= LOG_Z_MAX, and one beta and one units on all rows
+    (log Z depends on both). Each problem is one UserError naming the file, column and row."""
     from pathlib import Path
 
     import pyarrow.parquet as pq
@@ -163,9 +172,29 @@ def read_anchor(path) -> dict[str, dict]:
         if c not in t.column_names:
             raise UserError(f"{p}: missing column {c!r} (expected an anchor.parquet written by 'disa-bench anchor')")
     rows = t.to_pylist()
+    if not rows:
+        raise UserError(f"{p}: the anchor has no rows (expected one per prompt, written by 'disa-bench anchor')")
+    seen: dict[str, int] = {}
     for i, r in enumerate(rows):
-        if r["log_z"] is None or not np.isfinite(r["log_z"]):
-            raise UserError(f"{p}: column 'log_z' row {i} is {r['log_z']} (expected a finite number)")
+        pid, lz, beta = r["prompt_id"], r["log_z"], r["beta"]
+        if pid is None:
+            raise UserError(f"{p}: column 'prompt_id' row {i} is null")
+        if pid in seen:
+            raise UserError(f"{p}: row {i} repeats prompt {pid!r} of row {seen[pid]} (one log Z per prompt)")
+        seen[pid] = i
+        if not isinstance(lz, (int, float)) or not np.isfinite(lz):
+            raise UserError(f"{p}: column 'log_z' row {i} is {lz} (expected a finite number)")
+        if abs(lz) > LOG_Z_MAX:
+            raise UserError(f"{p}: column 'log_z' row {i} is {lz:g}, beyond the bound |log Z| <= {LOG_Z_MAX:g} nats")
+        if not isinstance(beta, (int, float)) or not (np.isfinite(beta) and beta > 0):
+            raise UserError(f"{p}: column 'beta' row {i} is {beta} (expected a finite number > 0)")
+    for col in ("beta", "units"):
+        values = {r[col] for r in rows}
+        if len(values) > 1:
+            first = rows[0][col]
+            i = next(i for i, r in enumerate(rows) if r[col] != first)
+            raise UserError(f"{p}: rows carry different {col} ({first!r} in row 0, {rows[i][col]!r} in row {i}); "
+                            f"an anchor is computed at one {col}")
     return {r["prompt_id"]: r for r in rows}
 
 

@@ -338,6 +338,8 @@ class Judge:
                 reason, fatal = f"API error: {type(e).__name__}: {_short(str(e))}", False
             except (AttributeError, IndexError, TypeError) as e:  # a 200 that is not a chat completion
                 reason, fatal = f"malformed response: {type(e).__name__}: {e}", False
+            except ValueError as e:  # a 200 whose body is not JSON (the client's JSONDecodeError): an endpoint fault
+                reason, fatal = f"malformed response: the body is not JSON ({_short(str(e))})", True
             reason = self._scrub(reason)
             errors.append(reason)
             if not retry or attempt == cfg.max_attempts:
