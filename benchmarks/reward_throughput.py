@@ -3,18 +3,19 @@ what ``rollout.graded`` does) vs one sample at a time (``task.grade`` in a loop)
 
 Completions (``--n`` of each kind, half right and half wrong, in a shuffled order):
 
-* math-train: MATH reference solutions, each graded against its own answer (ends in ``\\boxed{answer}``:
-  reward 1) or against another problem's answer (reward 0, after math-verify has parsed and compared both);
+* math-train: MATH reference solutions (ending in ``\\boxed{answer}``: reward 1), or a reference solution whose
+  last box holds another problem's answer (reward 0, after math-verify has parsed and compared both); no
+  completion text occurs twice;
 * mbpp-train: the reference program of an MBPP train row in a fenced block (passes: reward 1) or a program
   that defines the function but returns None (fails its first assert: reward 0), each run in the sandbox.
 
 Both paths use the same graders, warmed up before the clocks start (the math-verify worker pool is started and
 the sandbox has run once). Batched math grading fans out over the math-verify worker pool (``--math-workers``,
 default: the grader's, min(8, CPUs)); batched code grading runs ``--code-workers`` sandboxes at a time (the
-task's ``workers``, default 2). One at a time, each sample waits for the previous one. Each path is timed
-``--repeats`` times, interleaved; medians are reported. Every timed run grades completions of problems no
-earlier run has seen: math-verify (sympy) caches what it parsed, so grading the same completions again runs
-about twice as fast and would flatter whichever path goes second.
+task's ``workers``, default 2). One at a time, each sample waits for the previous one. Repeat ``k`` grades one
+set of completions on both paths (in alternating order); ``--repeats`` sets, medians reported. Each timed math
+run gets a fresh worker pool: math-verify (sympy) caches what it parsed, so grading the same completions again
+runs about twice as fast and would flatter whichever path went second.
 
     .venv/bin/python benchmarks/reward_throughput.py            # 256 math + 64 MBPP completions
     .venv/bin/python benchmarks/reward_throughput.py --n 512 --code-n 128 --code-workers 4
@@ -48,13 +49,18 @@ def math_pairs(n: int, seed: int, runs: int = 1):
 
 
 def _math_run(ps, sol, idx, rng):
+    from disa_bench.graders.math import last_boxed
+
     pairs = []
     for j, i in enumerate(idx):
         if j % 2 == 0:
             pairs.append((ps[i], sol[i]))  # its own solution: right
-        else:
+        else:  # its own solution with the last box holding another problem's answer: wrong, and no text repeats
             k = idx[j - 1]
-            pairs.append((ps[i], sol[k] if ps[k].answer != ps[i].answer else sol[i] + " \\boxed{-1.5}"))  # wrong
+            box = f"\\boxed{{{last_boxed(sol[i])}}}"
+            other = ps[k].answer if ps[k].answer != ps[i].answer else "-1.5"
+            head, sep, tail = sol[i].rpartition(box)
+            pairs.append((ps[i], f"{head}\\boxed{{{other}}}{tail}" if sep else f"{sol[i]} \\boxed{{{other}}}"))
     rng.shuffle(pairs)
     return pairs
 
@@ -85,6 +91,15 @@ def _mbpp_run(ps, items):
     return pairs
 
 
+def fresh_math_pool() -> None:
+    """Replace the process-wide math-verify pool by a new one (workers keep sympy caches of what they parsed)."""
+    from disa_bench.graders import math as gm
+
+    if gm._DEFAULT is not None:
+        gm._DEFAULT.close()
+        gm._DEFAULT = None
+
+
 def timed(fn, pairs) -> tuple[float, list]:
     t0 = time.perf_counter()
     out = fn(pairs)
@@ -109,21 +124,22 @@ def main() -> None:
     print(f"CPUs available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.1f}")
     rows = []
     reps = max(1, args.repeats)
-    for label, (task, runs) in (("math-train", math_pairs(args.n, args.seed, 2 * reps + 1)),
-                                ("mbpp-train", mbpp_pairs(args.code_n, args.seed, args.code_workers, 2 * reps + 1))):
-        workers = default_grader().n if label == "math-train" else task.workers
+    for label, (task, runs) in (("math-train", math_pairs(args.n, args.seed, reps + 1)),
+                                ("mbpp-train", mbpp_pairs(args.code_n, args.seed, args.code_workers, reps + 1))):
         warm = runs.pop()
-        grade_pairs(task, warm[: 2 * workers])  # warm-up: worker pool up / sandbox probed
-        [task.grade(p, r) for p, r in warm[:2]]
-        one, batch, right = [], [], []
-        for k in range(reps):  # interleaved, so load drift hits both alike; fresh completions every run
-            t1, g1 = timed(lambda ps: [task.grade(p, r) for p, r in ps], runs[2 * k])
-            t2, g2 = timed(lambda ps: grade_pairs(task, ps), runs[2 * k + 1])
-            one.append(t1)
-            batch.append(t2)
-            right += [sum(g.reward > 0 for g in g1), sum(g.reward > 0 for g in g2)]
+        paths = {"one": lambda ps: [task.grade(p, r) for p, r in ps], "batch": lambda ps: grade_pairs(task, ps)}
+        secs, right = {"one": [], "batch": []}, []
+        for k in range(reps):  # the same completions on both paths, in alternating order
+            for name in (("one", "batch") if k % 2 == 0 else ("batch", "one")):
+                if label == "math-train":
+                    fresh_math_pool()  # no worker has parsed these completions yet
+                workers = default_grader().n if label == "math-train" else task.workers
+                grade_pairs(task, warm[: 2 * workers])  # warm-up: pool started / sandbox probed
+                t, grades = timed(paths[name], runs[k])
+                secs[name].append(t)
+                right.append(sum(g.reward > 0 for g in grades))
         n = len(runs[0])
-        r1, r2 = n / statistics.median(one), n / statistics.median(batch)
+        r1, r2 = n / statistics.median(secs["one"]), n / statistics.median(secs["batch"])
         rows.append((label, n, f"{min(right)}-{max(right)}", workers, r1, r2))
     print(f"{'task':<11} {'samples':>7} {'reward 1':>8} {'workers':>7} {'one at a time/s':>16} {'batched/s':>10} "
           f"{'ratio':>6}")
