@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,8 @@ def run(
     judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="OpenAI-compatible endpoint for the LLM diversity judge (default: offline measures only)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name at that endpoint."),
     judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env", help="Environment variable holding the judge API key (default OPENAI_API_KEY; never logged)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip the stages already done with the same config, continue a cut-short training from its checkpoint, re-run what changed and everything downstream."),
+    report_to: str = typer.Option("none", "--report-to", help="Stream training metrics and eval results to none, tensorboard (OUT/tensorboard), wandb (OUT/wandb; offline unless WANDB_MODE says otherwise) or trackio."),
 ):
     """The paper's comparison on the embedded default, ending in a paper-style report.
 
@@ -33,6 +36,8 @@ def run(
     Example: [bold]disa-bench run --profile smoke[/]
     """
     from ..experiments.pipeline import load_run_config, run_pipeline
+    from ..train.engine import Interrupted
+    from .train import resume_command, signal_name
 
     judge = {k: v for k, v in {"base_url": judge_base_url, "model": judge_model, "api_key_env": judge_api_key_env}.items()
              if v is not None}
@@ -40,6 +45,14 @@ def run(
     if judge:
         cfg.judge = dict(cfg.judge) | judge
     out = out or Path(f"runs/embedded-{cfg.profile}")
-    report = run_pipeline(cfg, out, console=console)
+    try:
+        report = run_pipeline(cfg, out, console=console, resume=resume, report_to=report_to)
+    except Interrupted as e:
+        print(f"interrupted by {signal_name(e.signum)} in training after step {e.step} of {e.steps}; resume with: "
+              f"{resume_command()}", file=sys.stderr, flush=True)
+        raise typer.Exit(e.exit_code)
+    except KeyboardInterrupt:
+        print(f"interrupted; resume with: {resume_command()}", file=sys.stderr, flush=True)
+        raise typer.Exit(130)
     console.print(f"report: {report}", markup=False)
     print(report.read_text())

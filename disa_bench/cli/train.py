@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -48,8 +49,14 @@ def train(
     sft_data: Optional[str] = typer.Option(None, "--sft-data", help="Same as --method-arg sft_data=V."),
     profile: Optional[str] = typer.Option(None, "--profile", help="smoke or default: the run profile's training budget."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Rollout backend: hf (transformers, default) or vllm (needs the gpu extra; online rollouts; the LoRA is synced to it each step; single process, not with --full)."),
+    save_every: Optional[int] = typer.Option(None, "--save-every", help="Steps between checkpoints in OUT/checkpoints (default: a tenth of the run; 0: only at the end). One is always written after the last step."),
+    keep_checkpoints: Optional[int] = typer.Option(None, "--keep-checkpoints", help="Newest checkpoints kept (default 2)."),
+    resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="Continue from the newest checkpoint in OUT/checkpoints (an error if none fits). Default: continue when one of the same config is there, else start afresh; --no-resume always starts afresh."),
+    report_to: str = typer.Option("none", "--report-to", help="Stream per-step metrics to none, tensorboard (OUT/tensorboard), wandb (OUT/wandb; offline unless WANDB_MODE says otherwise) or trackio. Each needs its extra: pip install 'disa-bench[tensorboard]'."),
 ):
     """Train a policy (LoRA by default) with one method on the shared engine.
+
+    Checkpoints go to OUT/checkpoints/step-N; the same command again continues from the newest one (bitwise as if never stopped); Ctrl-C saves one and says how to resume (docs/resume.md).
 
     Method options go into the method config: [bold]--method-arg key=value[/] (repeatable; list them with [bold]--method M --help-method[/]); a YAML config may also set them under [bold]method_args:[/]. Multi-process: [bold]accelerate launch -m disa_bench.cli train ...[/]
 
@@ -60,9 +67,10 @@ def train(
     from ..config import load_yaml, resolve
     from ..experiments.profiles import PROFILES
     from ..methods import get_method, method_config, parse_method_args
-    from ..train.stage import train_stage
-    from ..train.engine import Trainer
+    from ..train import checkpoint, trackers
     from ..train.config import TrainConfig
+    from ..train.engine import Interrupted, Trainer
+    from ..train.stage import train_stage
 
     if help_method:
         if method is None:
@@ -83,26 +91,54 @@ def train(
     cfg = resolve(TrainConfig, prof, yaml_cfg,
                   flags(method=method, store=store, anchor=anchor, seed=seed, model=model, task=task, data=data,
                          steps=steps, prompts_per_step=prompts_per_step, n=n, mini_batches=mini_batches, lr=lr,
-                         max_new_tokens=max_new_tokens, full=full, backend=backend, method_args=method_args or None),
+                         max_new_tokens=max_new_tokens, full=full, backend=backend, method_args=method_args or None,
+                         save_every=save_every, keep_checkpoints=keep_checkpoints),
                   where=config or "flags")
     cfg.check()
     method_cls = get_method(cfg.method)
     if method_arg:
         cfg.method_args = {**(cfg.method_args or {}), **parse_method_args(method_cls, method_arg)}
     method_cls(method_config(method_cls, cfg.method_args))  # an option the method lacks, or a bad value: one line, now
+    trackers.check(report_to)  # a missing tracker package: one line, before any work
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    if rank != 0:  # accelerate / torchrun worker: trains in lockstep, writes nothing
-        import tempfile
+    try:
+        if rank != 0:  # accelerate / torchrun worker: trains in lockstep, writes nothing but its share of checkpoints
+            import tempfile
 
-        t = Trainer(cfg, Path(tempfile.mkdtemp(prefix="disa-bench-rank")))
-        s = t.train()
-        rank_line(rank, world, s)
-        return
-    s = train_stage(cfg, out)
+            start = checkpoint.find(checkpoint.root(out), cfg, resume)
+            t = Trainer(cfg, Path(tempfile.mkdtemp(prefix="disa-bench-rank")), ckpt_root=checkpoint.root(out),
+                        resume_from=start)
+            s = t.train()
+            rank_line(rank, world, s)
+            return
+        s = train_stage(cfg, out, resume=resume, report_to=report_to,
+                        say=lambda msg: console.print(msg, markup=False, soft_wrap=True))
+    except Interrupted as e:
+        if rank == 0:
+            where = f"checkpoint {e.checkpoint}" if e.checkpoint else "no checkpoint"
+            how = resume_command() if world == 1 else "the same launch command with --resume"
+            print(f"interrupted by {signal_name(e.signum)} after step {e.step} of {e.steps} ({where}); resume with: {how}",
+                  file=sys.stderr, flush=True)
+        raise typer.Exit(e.exit_code)
     if world > 1:
         rank_line(rank, world, s)
     console.print(f"trained {s['method']} ({s['data_source']}) for {s['steps']} steps: reward {s['reward_first']:.3f} -> "
                      f"{s['reward_last']:.3f}; adapter at {out / 'adapter'}")
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
+
+
+def resume_command() -> str:
+    """This command line with --resume (and without --no-resume), to paste."""
+    import shlex
+
+    args = [a for a in sys.argv[1:] if a not in ("--resume", "--no-resume")]
+    prog = "disa-bench" if Path(sys.argv[0]).name in ("disa-bench", "__main__.py", "cli") else sys.argv[0]
+    return shlex.join([prog, *args, "--resume"])
 
 
 def print_method_options(method_cls) -> None:

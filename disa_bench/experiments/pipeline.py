@@ -13,6 +13,16 @@ registry, and a method's options are ``train.method_args`` (every method), then 
 (one method), then what the method takes from the run's anchor config (``Method.run_defaults``: DISA's beta
 and units) unless given.
 
+Resume (``--resume``, :class:`Stages`): a stage whose manifest exists, whose config equals the manifest's recorded
+config, and none of whose inputs was re-made in this invocation is skipped (its outputs are read back); a train
+stage that was cut short continues from its newest checkpoint (``train/checkpoint.py``); a stage whose config
+changed re-runs, and so does everything that reads its outputs. The report is always re-rendered. Without
+``--resume`` every stage runs afresh (old checkpoints are discarded).
+
+Trackers (``--report-to``): one tracker run per trained method (``OUT/<tracker>/<method>``, grouped by the run)
+gets the per-step training metrics and, at the last step, the method's eval results (``eval/...``); the base
+model's eval goes to a run named ``base`` at step 0.
+
 Simplifications, stated: the RL methods train online (methods.md §6 #8) for the same number of steps,
 prompts per step, rollouts per prompt, learning rate, LoRA config and seed; LoRA-SFT reads the shared store's
 correct trajectories for the same number of steps. Every method takes 4 optimizer steps per rollout
@@ -101,7 +111,36 @@ def sweep_config(run: RunConfig, pc: ProposeConfig):
     return sc
 
 
-def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
+class Stages:
+    """Which stages ``--resume`` may skip: a stage is up to date when its ``manifest.json`` (and the named output
+    files) exist, the manifest's ``config`` holds the same values as the config about to be used (JSON-normalized),
+    and none of the stages it reads was run in this invocation. Every stage not skipped is recorded as run."""
+
+    def __init__(self, resume: bool, say):
+        self.resume, self.say, self.ran = resume, say, set()
+
+    def skip(self, name: str, d: Path, config: dict, needs=(), deps=()) -> bool:
+        if self.resume and not (set(deps) & self.ran) and _same_config(Path(d), config) \
+                and all((Path(d) / f).exists() for f in needs):
+            self.say(f"  {name}: up to date, skipped", markup=False, soft_wrap=True)
+            return True
+        self.ran.add(name)
+        return False
+
+
+def _same_config(d: Path, config: dict) -> bool:
+    try:
+        recorded = json.loads((d / "manifest.json").read_text()).get("config")
+    except (OSError, ValueError):
+        return False
+    want = json.loads(json.dumps(config, default=str))
+    return isinstance(recorded, dict) and all(recorded.get(k, _MISSING) == v for k, v in want.items())
+
+
+_MISSING = object()
+
+
+def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, report_to: str = "none") -> Path:
     from ..methods import get_method
     from ..world.embedded import ensure_embedded
     from ..judge import run_judge
@@ -114,14 +153,29 @@ def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
     from ..train.stage import train_stage
     from .sweep import run_sweep
 
+    from ..anchor.options import AnchorOptions
+    from ..train.trackers import check as check_tracker, eval_scalars, open_tracker, tracker_dir
+
     say = console.print if console else (lambda *a, **k: None)
     pc, ac, tc, ec = stage_configs(run)
     jc = judge_config(run)
     sc = sweep_config(run, pc) if run.sweep_enabled else None
+    check_tracker(report_to)
     out = Path(out)
+    stages = Stages(resume, say)
+    trk_root = tracker_dir(out, report_to)
+
+    def log_eval(name: str, results: dict, step: int, config: dict) -> None:
+        if report_to != "none":
+            t = open_tracker(report_to, trk_root, name, config, start_step=step, group=out.name)
+            t.log({"eval": eval_scalars(results)}, step)
+            t.close()
+
     resolved = {"propose": asdict(pc), "anchor": asdict(ac), "train": asdict(tc), "eval": asdict(ec), "judge": jc.public(),
                 "sweep": asdict(sc) if sc else None}
     m = Manifest("run", asdict(run) | {"resolved": resolved}, run.seed)
+    if resume:
+        m.data["resumed"] = True
     n_stages = 6 + (1 if sc else 0)
     step = iter(range(1, n_stages + 1))
 
@@ -134,15 +188,25 @@ def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
                 ensure_embedded(name, progress=adv)
     head("propose", f"{pc.n_prompts} prompts x {pc.k} from {pc.proposal} (mix {pc.proposal_mix})")
     with m.phase("propose"):
-        propose_stage(pc, out / "propose")
+        from dataclasses import replace
+
+        from ..store.propose import temperature_ladder
+
+        one = replace(pc, temperature=temperature_ladder(pc.temperature)[0])  # what its manifest records
+        if not stages.skip("propose", out / "propose", asdict(one), needs=["store.parquet"]):
+            propose_stage(pc, out / "propose")
     store = out / "propose" / "store.parquet"
     head("anchor", f"{ac.estimator} / {ac.units} units, beta {ac.beta}")
     with m.phase("anchor"):
-        anchor_stage(ac, store, out / "anchor")
+        if not stages.skip("anchor", out / "anchor", asdict(ac) | {"store": str(store)} | asdict(AnchorOptions()),
+                           needs=["anchor.parquet"], deps=["propose"]):
+            anchor_stage(ac, store, out / "anchor")
     head("eval base")
     evals = {}
     with m.phase("eval:base"):
-        evals["base"] = eval_stage(resolve(EvalConfig, asdict(ec), {"model": tc.model}), out / "eval" / "base")
+        ebase = resolve(EvalConfig, asdict(ec), {"model": tc.model})
+        evals["base"] = _eval(stages, "eval:base", ebase, out / "eval" / "base", (), eval_stage)
+        log_eval("base", evals["base"], 0, asdict(ebase))
     head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}")
     for method in run.methods:
         method_args = dict(tc.method_args) | dict(run.method_args.get(method) or {})
@@ -150,23 +214,32 @@ def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
             method_args.setdefault(k, v)
         t = resolve(TrainConfig, asdict(tc), {"method": method, "store": str(store), "method_args": method_args,
                                               "anchor": str(out / "anchor" / "anchor.parquet")})
+        t.check()
         with m.phase(f"train:{method}"):
-            train_stage(t, out / "train" / method)
+            if not stages.skip(f"train:{method}", out / "train" / method, asdict(t), needs=["summary.json", "adapter"],
+                               deps=["propose", "anchor"]):
+                train_stage(t, out / "train" / method, resume=None if resume else False, report_to=report_to,
+                            tracker_root=trk_root, group=out.name,
+                            say=lambda msg: say(f"  {msg}", markup=False, soft_wrap=True))
         with m.phase(f"eval:{method}"):
-            evals[method] = eval_stage(resolve(EvalConfig, asdict(ec), {"model": tc.model,
-                                                                       "adapter": str(out / "train" / method / "adapter")}),
-                                       out / "eval" / method)
+            e = resolve(EvalConfig, asdict(ec), {"model": tc.model, "adapter": str(out / "train" / method / "adapter")})
+            evals[method] = _eval(stages, f"eval:{method}", e, out / "eval" / method, [f"train:{method}"], eval_stage)
+            log_eval(method, evals[method], t.steps, asdict(t))
         say(f"  {method}: Mean@{ec.k} {evals[method][f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
     head("judge", (f"LLM judge {jc.model} at {jc.base_url} + offline measures" if jc.configured
                         else "offline diversity measures (no --judge-base-url)"))
     with m.phase("judge"):
         for name in evals:
-            run_judge(out / "eval" / name, out / "eval" / name / "judge", jc, warn=lambda msg: say(msg, markup=False))
+            ed = out / "eval" / name
+            if not stages.skip(f"judge:{name}", ed / "judge", jc.public() | {"eval_dir": str(ed)}, needs=["summary.json"],
+                               deps=[f"eval:{name}"]):
+                run_judge(ed, ed / "judge", jc, warn=lambda msg: say(msg, markup=False))
     if sc:
         head("sweep", f"β {','.join(f'{b:g}' for b in sc.betas)} x α {','.join(f'{a:g}' for a in sc.alphas)}, "
              f"{sc.n_prompts} prompts x {sc.k}")
         with m.phase("sweep"):
-            run_sweep(sc, out / "sweep")
+            if not stages.skip("sweep", out / "sweep", asdict(sc), needs=["sweep.json"]):
+                run_sweep(sc, out / "sweep")
     head("report")
     with m.phase("report"):
         rep = build_report([out], out / "report", title=f"disa-bench embedded run ({run.profile} profile)",
@@ -175,6 +248,13 @@ def run_pipeline(run: RunConfig, out: Path, console=None) -> Path:
     m.write(out, summary={"mean@k": {name: {f"mean@{k}": r[f"mean@{k}"], "ci": r[f"mean@{k}_ci"]} for name, r in evals.items()},
                           "claims": {c["id"]: c["verdict"] for c in rep["claims"]}})
     return out / "report" / "report.md"
+
+
+def _eval(stages: Stages, name: str, cfg: EvalConfig, d: Path, deps, eval_stage) -> dict:
+    """Run the eval stage into ``d``, or read its results back when ``--resume`` finds it up to date."""
+    if stages.skip(name, d, asdict(cfg), needs=["results.json", "samples.jsonl"], deps=deps):
+        return json.loads((d / "results.json").read_text())
+    return eval_stage(cfg, d)
 
 
 def load_run_config(path: str | None, overrides: dict) -> RunConfig:

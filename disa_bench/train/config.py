@@ -34,7 +34,8 @@ class TrainConfig:
     lora_dropout: float = 0.0
     seed: int = 0
     log_every: int = 1
-    save_every: int = 0
+    save_every: int | None = None  # steps between checkpoints (OUT/checkpoints); None = a tenth of the run; 0 = only at the end
+    keep_checkpoints: int = 2  # newest checkpoints kept
     backend: str = "hf"  # online rollouts: hf (rollout/hf.py on the policy) or vllm (engine + per-step LoRA sync)
     method_args: dict = field(default_factory=dict)  # the method's Config fields (--method-arg key=value)
 
@@ -52,6 +53,10 @@ class TrainConfig:
         if (self.prompts_per_step * self.n) % self.mini_batches:
             raise UserError(f"--mini-batches {self.mini_batches} does not divide the rollout batch "
                             f"({self.prompts_per_step} prompts x {self.n} = {self.prompts_per_step * self.n} sequences)")
+        if self.save_every is not None and self.save_every < 0:
+            raise UserError(f"--save-every must be >= 0 (0: only at the end), got {self.save_every}")
+        if self.keep_checkpoints < 1:
+            raise UserError(f"--keep-checkpoints must be >= 1, got {self.keep_checkpoints}")
         if not self.lr > 0:
             raise UserError(f"--lr must be > 0, got {self.lr}")
         self.check_backend()
