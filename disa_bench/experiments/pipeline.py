@@ -13,6 +13,12 @@ registry, and a method's options are ``train.method_args`` (every method), then 
 (one method), then what the method takes from the run's anchor config (``Method.run_defaults``: DISA's beta
 and units) unless given.
 
+Rows and seeds (``experiments/variants.py``): ``--methods`` names rows, each a method or a variant (a method plus
+settings under its own name: ``disa-offline``, ``flowrl-exact``, ``disa-ln``, or a run config's ``variants:``);
+the run builds one anchor per distinct (units, beta) its rows need, from the same store; ``--seeds 0,1,2``
+trains and evaluates every row once per seed (``train/<row>/seed<s>/``, ``eval/<row>/seed<s>/``), one seed
+keeps ``train/<row>/``, ``eval/<row>/``.
+
 Resume (``--resume``, :class:`Stages`): a stage whose manifest exists, whose config equals the manifest's recorded
 config, and none of whose inputs was re-made in this invocation is skipped (its outputs are read back); a train
 stage that was cut short continues from its newest checkpoint (``train/checkpoint.py``); a stage whose config
@@ -44,13 +50,16 @@ from ..store.propose import ProposeConfig
 from ..train.config import TrainConfig
 
 from .profiles import PROFILES, all_methods
+from .variants import plan as plan_rows, write_rows
 
 
 @dataclass
 class RunConfig:
     profile: str = "default"
     seed: int = 0
-    methods: list = field(default_factory=all_methods)  # default: every registered method
+    methods: list = field(default_factory=all_methods)  # rows: methods or variants (experiments/variants.py); default: every registered method
+    seeds: list | None = None  # training seeds (--seeds 0,1,2: every row once per seed); None = [seed]
+    variants: dict = field(default_factory=dict)  # extra rows {name: {method, method_args, note, data, ...}}
     sweep_enabled: bool = True  # --no-sweep skips the β × proposal-strength grid
     propose: dict = field(default_factory=dict)
     anchor: dict = field(default_factory=dict)
@@ -61,24 +70,9 @@ class RunConfig:
     method_args: dict = field(default_factory=dict)  # {method: {option: value}}, over train.method_args
 
     def check(self) -> None:
-        from ..methods import get_method, method_config
+        from .variants import check_rows
 
-        if isinstance(self.methods, str):
-            self.methods = [m.strip() for m in self.methods.split(",") if m.strip()]
-        if not self.methods:
-            raise UserError("--methods is empty; valid: " + ", ".join(all_methods()))
-        for m in self.methods:
-            get_method(m)  # unknown name -> one line listing the valid ones
-        if len(set(self.methods)) != len(self.methods):
-            raise UserError(f"--methods lists a method twice: {','.join(self.methods)}")
-        if not isinstance(self.method_args, dict):
-            raise UserError(f"run.method_args must map a method name to its options, got {self.method_args!r}")
-        for m, args in self.method_args.items():
-            if m not in self.methods:
-                raise UserError(f"run.method_args names method {m!r}, which is not run; --methods: {','.join(self.methods)}")
-            if not isinstance(args, dict):
-                raise UserError(f"run.method_args.{m} must be a mapping of option: value, got {args!r}")
-            method_config(get_method(m), args)  # unknown option -> one line listing the valid ones
+        check_rows(self)  # rows are methods or variants, options valid for their method, seeds parse
 
 
 def stage_configs(run: RunConfig):
@@ -141,7 +135,6 @@ _MISSING = object()
 
 
 def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, report_to: str = "none") -> Path:
-    from ..methods import get_method
     from ..world.embedded import ensure_embedded
     from ..judge import run_judge
     from ..manifest import Manifest
@@ -162,6 +155,7 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     sc = sweep_config(run, pc) if run.sweep_enabled else None
     check_tracker(report_to)
     out = Path(out)
+    rows = plan_rows(run, ac, tc, out / "propose" / "store.parquet", out)  # every (row, seed) resolved and checked now
     stages = Stages(resume, say)
     trk_root = tracker_dir(out, report_to)
 
@@ -196,35 +190,33 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
         if not stages.skip("propose", out / "propose", asdict(one), needs=["store.parquet"]):
             propose_stage(pc, out / "propose")
     store = out / "propose" / "store.parquet"
-    head("anchor", f"{ac.estimator} / {ac.units} units, beta {ac.beta}")
+    head("anchor", "; ".join(f"{a.cfg.estimator} / {a.cfg.units} units, beta {a.cfg.beta}" for a in rows.anchors))
     with m.phase("anchor"):
-        if not stages.skip("anchor", out / "anchor", asdict(ac) | {"store": str(store)} | asdict(AnchorOptions()),
-                           needs=["anchor.parquet"], deps=["propose"]):
-            anchor_stage(ac, store, out / "anchor")
+        for a in rows.anchors:  # the run's anchor, then one per other (units, beta) a row needs
+            if not stages.skip(a.stage, a.dir, asdict(a.cfg) | {"store": str(store)} | asdict(AnchorOptions()),
+                               needs=["anchor.parquet"], deps=["propose"]):
+                anchor_stage(a.cfg, store, a.dir)
     head("eval base")
     evals = {}
     with m.phase("eval:base"):
         ebase = resolve(EvalConfig, asdict(ec), {"model": tc.model})
         evals["base"] = _eval(stages, "eval:base", ebase, out / "eval" / "base", (), eval_stage)
         log_eval("base", evals["base"], 0, asdict(ebase))
-    head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}")
-    for method in run.methods:
-        method_args = dict(tc.method_args) | dict(run.method_args.get(method) or {})
-        for k, v in get_method(method).run_defaults(ac).items():
-            method_args.setdefault(k, v)
-        t = resolve(TrainConfig, asdict(tc), {"method": method, "store": str(store), "method_args": method_args,
-                                              "anchor": str(out / "anchor" / "anchor.parquet")})
-        t.check()
+    head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}"
+         + (f", seeds {','.join(map(str, rows.seeds))}" if len(rows.seeds) > 1 else ""))
+    write_rows(rows, out)
+    for job in rows.jobs:  # key: <row>, or <row>/seed<s> with several seeds (experiments/variants.py)
+        method, t = job.key, job.train
         with m.phase(f"train:{method}"):
             if not stages.skip(f"train:{method}", out / "train" / method, asdict(t), needs=["summary.json", "adapter"],
-                               deps=["propose", "anchor"]):
+                               deps=["propose", "anchor", job.anchor_stage]):
                 train_stage(t, out / "train" / method, resume=None if resume else False, report_to=report_to,
-                            tracker_root=trk_root, group=out.name,
+                            tracker_root=trk_root, name=job.label, group=out.name,
                             say=lambda msg: say(f"  {msg}", markup=False, soft_wrap=True))
         with m.phase(f"eval:{method}"):
             e = resolve(EvalConfig, asdict(ec), {"model": tc.model, "adapter": str(out / "train" / method / "adapter")})
             evals[method] = _eval(stages, f"eval:{method}", e, out / "eval" / method, [f"train:{method}"], eval_stage)
-            log_eval(method, evals[method], t.steps, asdict(t))
+            log_eval(job.label, evals[method], t.steps, asdict(t))
         say(f"  {method}: Mean@{ec.k} {evals[method][f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
     head("judge", (f"LLM judge {jc.model} at {jc.base_url} + offline measures" if jc.configured
                         else "offline diversity measures (no --judge-base-url)"))

@@ -34,3 +34,28 @@ PROFILES: dict[str, dict] = {
                   "ref_k": 128},
     },
 }
+
+
+# Rows of `disa-bench run` besides the registered methods (every method is also a row of its own name, with its
+# Config defaults). A variant is a method plus settings under the name the report prints; this table is the one
+# place they are defined (baselines/embedded/<name>.yaml repeats each as a `disa-bench train --config` recipe, and
+# tests/test_variants.py checks the two agree). Keys: method, method_args, note (one line the report prints under
+# the row), and TrainConfig fields (data, lr, ...) except store, anchor and seed. A run --config adds its own under
+# `variants:`. Opt-in: `disa-bench run --methods disa,disa-offline,flowrl,flowrl-exact,...`.
+VARIANTS: dict[str, dict] = {
+    # methods.md §1.8 / §6 #8: the same loss on the store's trajectories only (w = 1: offline_weight none);
+    # never generates, so its compute row shows what the online phase costs.
+    "disa-offline": {"method": "disa", "data": "offline",
+                     "note": "DISA's loss on the store's trajectories only (no generation during training)"},
+    # FlowRL's learned log Z head on DISA's exact target (EXACT units, beta 5, raw reward): against `disa` only
+    # frozen vs learned log Z differs (same residual code, methods/base.py tb_residual).
+    "flowrl-exact": {"method": "flowrl", "method_args": {"units": "exact", "beta": 5.0, "reward_norm": "none"},
+                     "note": "FlowRL's learned log Z on DISA's target (EXACT units, beta 5, raw reward)"},
+    # Labelled ablation, expected to degrade (methods.md §1.8, docs/protocol.md): with r in {0, 1} and beta 15 the
+    # frozen LN log Z is about 15 + log p(correct) on solvable prompts, so an incorrect sample's LN residual asks
+    # for ~13 nats *per token*; FlowRL's beta 15 is meant for group z-scored rewards (|r| ~ 1), which a Z frozen
+    # offline cannot use. Needs its own anchor (LN units, beta 15), which the run builds from the same store.
+    "disa-ln": {"method": "disa", "method_args": {"units": "ln", "beta": 15.0},
+                "note": "ablation: LN units at beta 15 on binary rewards ask ~13 nats per token of incorrect "
+                        "samples (log Z ~ 15 + log p); expected to degrade, see docs/protocol.md"},
+}

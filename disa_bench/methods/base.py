@@ -51,6 +51,13 @@ class Method:
     default_mini_batches: ClassVar[int] = 1  # optimizer steps per rollout batch when --mini-batches is not given
     state_file: ClassVar[str | None] = None  # file next to the adapter for state_dict(); None = <name>_params.safetensors
     order: ClassVar[int] = 1000  # position in the default method list and the report's rows (ties: by name)
+    # True: a trajectory-balance objective whose IS weights use pi_old scored at temperature 1 on the full
+    # vocabulary; online sampling must then be from that same distribution (temperature 1, top_p 1), see
+    # check_sampling
+    requires_full_support: ClassVar[bool] = False
+    # (metric, what it counts): the per-mini-batch metric of samples whose update is clipped, which the report
+    # shows per mini-batch and flags when more than half are clipped after the first mini-batch; None = none
+    clip_metric: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, cfg=None):
         self.cfg = cfg if cfg is not None else self.Config()
@@ -97,8 +104,27 @@ class Method:
         suit this config; raise UserError if not. The engine checks that every training prompt has a row."""
 
     @classmethod
+    def check_sampling(cls, temperature: float, top_p: float) -> None:
+        """Online rollouts: refuse sampler settings the loss cannot correct for (one UserError line).
+
+        With ``requires_full_support`` the sampler must be the untempered, untruncated policy: top_p < 1 gives
+        zero probability to sequences the target pi* gives mass (trajectory balance needs a full-support
+        sampler), and temperature != 1 makes the sampler differ from the pi_old the engine scores for the IS
+        ratios (teacher-forced at temperature 1), so w would correct toward the wrong distribution. Scoring
+        pi_old under the processed (tempered, truncated) distribution is the alternative that was not built."""
+        if cls.requires_full_support and (temperature != 1.0 or top_p < 1.0):
+            raise UserError(f"method {cls.name!r} needs online rollouts from the full, untempered policy "
+                            f"(temperature 1, top_p 1), got temperature {temperature:g}, top_p {top_p:g}: its IS "
+                            f"ratios use pi_old at temperature 1 and trajectory balance needs full support")
+
+    @classmethod
     def run_defaults(cls, anchor_cfg) -> dict:
         """Method options the run pipeline fills in from the run's anchor config unless given (DISA: beta, units)."""
+        return {}
+
+    def anchor_settings(self) -> dict:
+        """With ``"anchor"`` in ``needs``: the anchor config fields this config's anchor must have (DISA: units,
+        beta). The run pipeline builds one anchor per distinct setting its rows need, from the same store."""
         return {}
 
 
@@ -262,6 +288,24 @@ def _field_comments(cls) -> dict[str, str]:
 # --------------------------------------------------------------------------- loss helpers
 def seq_sum(x, mask):
     return (x * mask).sum(-1)
+
+
+def tb_residual(log_z, logp, ref_logp, mask, reward, beta: float, units: str):
+    """The trajectory-balance residual shared by DISA (frozen log Z) and FlowRL (learned log Z): ``(delta, per_seq)``.
+
+        EXACT units: delta = log Z + log pi_theta(y|x) - log pi_ref(y|x) - beta r,     per_seq = delta^2 / |y|
+        LN units:    delta = log Z + (1/|y|) log pi_theta - beta r - (1/|y|) log pi_ref,  per_seq = delta^2
+
+    (sequence sums over the completion mask; |y| >= 1). The LN line keeps the released FlowRL code's order of
+    operations, so FlowRL's numbers do not depend on this function being shared."""
+    n = mask.sum(-1).clamp(min=1)
+    lp = seq_sum(logp, mask)
+    ref = seq_sum(ref_logp, mask)
+    if units == "ln":
+        delta = log_z + lp / n - beta * reward - ref / n
+        return delta, delta**2
+    delta = log_z + lp - ref - beta * reward
+    return delta, delta**2 / n
 
 
 def is_weight(logp, old_logp, mask, w_max: float | None, w_min: float | None = None):

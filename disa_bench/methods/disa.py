@@ -2,9 +2,21 @@
 
     EXACT units (default here):  delta = log Z(x) + log pi_theta(y|x) - log pi_ref(y|x) - beta r
                                  loss  = mean_seq  w * delta^2 / |y|
-    LN units (paper-scale):      delta = log Z(x) + (1/|y|)(log pi_theta - log pi_ref)(y|x) - beta r
+    LN units (FlowRL parity):    delta = log Z(x) + (1/|y|)(log pi_theta - log pi_ref)(y|x) - beta r
                                  loss  = mean_seq  w * delta^2
     w = sg(clamp(exp(sum_t log pi_theta - log pi_old), max = w_max))   (methods.md §1.8, §6 #9)
+
+The residual is ``methods.base.tb_residual``, the same code FlowRL uses, so DISA and FlowRL with
+``units: exact, reward_norm: none`` (the ``flowrl-exact`` row) differ only in where log Z comes from.
+
+LN units at beta 15 on binary rewards train badly (methods.md §1.8, measured; docs/protocol.md): log Z ≈ 15 +
+log p(correct) on solvable prompts, so at init an incorrect sample's LN residual is log Z nats *per token*
+(~13 on a solvable prompt) and the loss asks its log-prob to fall by that much per token; FlowRL's own beta 15
+acts on group z-scored rewards (|r| ≈ 1), which a Z frozen offline cannot use. EXACT / beta 5 is therefore the
+default; LN / beta 15 is the ``disa-ln`` ablation row.
+
+Online rollouts must come from the untempered, untruncated policy (``requires_full_support``: temperature 1,
+top_p 1; other settings are refused when the config is checked), because pi_old is scored at temperature 1.
 
 log Z comes from ``disa-bench anchor`` and never changes during training: no gradient, no parameters, no
 update. Simplifications: a table lookup per prompt (the regressor is optional upstream); no KL or entropy
@@ -18,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import METHODS, Batch, Method, is_weight, seq_sum
+from .base import METHODS, Batch, Method, is_weight, tb_residual
 
 
 @dataclass
@@ -52,11 +64,16 @@ class DISA(Method):
     order = 10
     Config = DISAConfig
     needs = frozenset({"old", "ref", "anchor"})
+    requires_full_support = True  # online: temperature 1, top_p 1 (Method.check_sampling)
+    clip_metric = ("w_clipped_frac", "sequences whose IS weight is capped at w_max (gradient kept, down-weighted)")
 
     @classmethod
     def run_defaults(cls, anchor_cfg) -> dict:
         """The run pipeline trains DISA at the beta and units its anchor was computed with."""
         return {"beta": anchor_cfg.beta, "units": anchor_cfg.units}
+
+    def anchor_settings(self) -> dict:
+        return {"units": self.cfg.units, "beta": self.cfg.beta}
 
     def check_anchor(self, anchor_rows: dict, where: str) -> None:
         """Every anchor row must have this config's beta and units (log Z depends on both)."""
@@ -76,16 +93,8 @@ class DISA(Method):
 
         cfg = self.cfg
         mask = batch.mask
-        n = mask.sum(-1).clamp(min=1)
-        lp = seq_sum(batch.logp, mask)
-        ref = seq_sum(batch.ref_logp, mask)
         r = batch.reward
-        if cfg.units == "ln":
-            delta = batch.log_z + (lp - ref) / n - cfg.beta * r
-            per_seq = delta**2
-        else:
-            delta = batch.log_z + lp - ref - cfg.beta * r
-            per_seq = delta**2 / n
+        delta, per_seq = tb_residual(batch.log_z, batch.logp, batch.ref_logp, mask, r, cfg.beta, cfg.units)
         if batch.extra.get("offline") and cfg.offline_weight == "none":
             w = torch.ones_like(r)
             raw, clipped = w, torch.zeros(())

@@ -14,16 +14,24 @@ engine next to the adapter (``log_z_head.safetensors``).
 Variants (``variant``): ``official`` (above), ``original`` (paper code, Sep 2025: unclipped w),
 ``detached-head`` (h(x) detached: Z learns without moving the policy — DISA's "decoupling" without a frozen Z).
 No KL or entropy term. Offline, pi_old is the store's behaviour distribution.
+
+Target (``units``, ``reward_norm``; defaults = the official recipe): ``units: exact`` uses sequence-level
+log-ratios and loss w * delta^2 / |y| (DISA's EXACT mode), ``reward_norm: none`` the raw reward instead of the
+group z-score. With ``units: exact, reward_norm: none, beta: 5`` (the ``flowrl-exact`` row) the residual is
+DISA's (``methods.base.tb_residual``, shared code) and only log Z differs: learned here, frozen in DISA.
+Online rollouts must come from the untempered, untruncated policy (``requires_full_support``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import METHODS, Batch, Method, is_weight
+from .base import METHODS, Batch, Method, is_weight, tb_residual
 from .grpo import group_advantage
 
 VARIANTS = ("official", "original", "detached-head")
+UNITS = ("ln", "exact")
+REWARD_NORMS = ("group", "none")
 
 
 @dataclass
@@ -34,6 +42,16 @@ class FlowRLConfig:
     proj_layers: int = 3  # porj_layer=3 (sic) in the FlowRL scripts (methods.md §3.2)
     dropout: float = 0.1  # ProjZModule Dropout(0.1)
     adv_eps: float = 1e-6  # verl GRPO advantage epsilon
+    units: str = "ln"  # "ln" (official: length-normalised log-ratios, loss delta^2) | "exact" (DISA's: sums, delta^2/|y|)
+    reward_norm: str = "group"  # "group" (official: GRPO group z-score) | "none" (the raw reward, as DISA)
+
+    def check(self) -> None:
+        from ..errors import UserError
+
+        if self.units not in UNITS:
+            raise UserError(f"FlowRL's units must be one of {', '.join(UNITS)}, got {self.units!r}")
+        if self.reward_norm not in REWARD_NORMS:
+            raise UserError(f"FlowRL's reward_norm must be one of {', '.join(REWARD_NORMS)}, got {self.reward_norm!r}")
 
 
 def build_proj_z(d: int, num_layers: int = 3, dropout: float = 0.1):
@@ -54,6 +72,8 @@ class FlowRL(Method):
     Config = FlowRLConfig
     needs = frozenset({"old", "ref", "hidden"})
     state_file = "log_z_head.safetensors"  # saved by the engine next to the adapter
+    requires_full_support = True  # online: temperature 1, top_p 1 (Method.check_sampling)
+    clip_metric = ("w_clipped_frac", "sequences whose IS weight is capped at w_max (gradient kept, down-weighted)")
 
     def __init__(self, cfg=None):
         super().__init__(cfg)
@@ -81,7 +101,10 @@ class FlowRL(Method):
         self.head.load_state_dict(state)
 
     def advantages(self, reward, group):
-        """r_hat on the whole rollout batch (the engine calls this once, before splitting into mini-batches)."""
+        """r_hat on the whole rollout batch (the engine calls this once, before splitting into mini-batches);
+        None with ``reward_norm: none`` (the loss then uses the raw reward)."""
+        if self.cfg.reward_norm == "none":
+            return None
         return group_advantage(reward, group, self.cfg.adv_eps)
 
     def loss(self, batch: Batch):
@@ -95,12 +118,14 @@ class FlowRL(Method):
         r_hat = batch.extra.get("advantage")
         if r_hat is None:
             r_hat = self.advantages(batch.reward, batch.group)
+        if r_hat is None:  # reward_norm: none
+            r_hat = batch.reward
+        delta, per_seq = tb_residual(log_z, batch.logp, batch.ref_logp, mask, r_hat, cfg.beta, cfg.units)
         avg_lp = (batch.logp * mask).sum(-1) / n
         avg_ref = (batch.ref_logp * mask).sum(-1) / n
-        delta = log_z + avg_lp - cfg.beta * r_hat - avg_ref
         w_max = None if cfg.variant == "original" else cfg.w_max
         w, raw, clipped = is_weight(batch.logp, batch.old_logp, mask, w_max)
-        loss = (w * delta**2).mean()
+        loss = (w * per_seq).mean()
         return loss, {
             "log_z": log_z.detach().mean().item(),
             "delta_abs": delta.detach().abs().mean().item(),

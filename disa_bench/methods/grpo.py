@@ -77,6 +77,7 @@ class GRPO(Method):
     order = 30
     Config = GRPOConfig
     needs = frozenset({"old", "ref"})
+    clip_metric = ("clip_frac", "tokens whose ratio is clipped (no gradient)")
 
     def __init__(self, cfg=None):
         super().__init__(cfg)

@@ -32,6 +32,7 @@ class GSPO(Method):
     order = 40
     Config = GSPOConfig
     needs = frozenset({"old"})
+    clip_metric = ("clip_frac", "sequences whose ratio is clipped (no gradient)")
     default_mini_batches = 4  # paper §5.1 / TRL steps_per_generation = 4: >= 4 optimizer steps per rollout batch
 
     def advantages(self, reward, group):

@@ -50,20 +50,27 @@ def _mean(acc: dict, name: str, key: str) -> float:
     return float("nan")
 
 
+def _row(col: Collection, name: str):
+    """The row called ``name`` (a method or variant), else the first row of method ``name``."""
+    return col.by_row(name) or col.by_method(name)
+
+
 def _acc_claim(col: Collection, acc: dict, cid: str, text: str, other: str, column: dict, note: str = "",
-               margin: float | None = None) -> dict:
-    d, o = col.by_method("disa"), col.by_method(other)
+               margin: float | None = None, mine: str = "disa", strict: bool = False) -> dict:
+    """``mine`` vs ``other``, each a row name (else the first row of that method; ``strict``: ``other`` only by name)."""
+    d, o = _row(col, mine), (col.by_row(other) if strict else _row(col, other))
     if d is None or o is None:
-        miss = ", ".join(m for m, e in (("disa", d), (other, o)) if e is None)
+        miss = ", ".join(m for m, e in ((mine, d), (other, o)) if e is None)
         return _claim(cid, text, INCONCLUSIVE, f"no eval results for {miss}")
     r = p_vs(d, o, column, int(acc.get("n_boot", 2000)), margin=margin or 0.0)
     if r is None:
-        return _claim(cid, text, INCONCLUSIVE, f"no shared prompts on `{column['label']}` for disa and {other}")
+        return _claim(cid, text, INCONCLUSIVE, f"no shared prompts on `{column['label']}` for {mine} and {other}")
     md, mo = _mean(acc, d.name, column["key"]), _mean(acc, o.name, column["key"])
+    me = "DISA" if mine == "disa" else mine
     if r["paired_prompts"] < MIN_PAIRED:
-        return _claim(cid, text, INCONCLUSIVE, f"{column['label']}: DISA {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}); "
+        return _claim(cid, text, INCONCLUSIVE, f"{column['label']}: {me} {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}); "
                       f"only {r['paired_prompts']} paired prompts (< {MIN_PAIRED}): not tested")
-    nums = f"{column['label']}: DISA {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}; "
+    nums = f"{column['label']}: {me} {md:.1f} vs {other} {mo:.1f} (Δ {r['diff']:+.1f}; "
     extra = {"diff": r["diff"], "column": column["key"], "test": r["test"], "p_prompt": r["p_prompt"],
              "p_seeds": r.get("p_seeds"), "seeds": r["seeds"], "paired_prompts": r["paired_prompts"]}
     if margin is not None:
@@ -86,8 +93,11 @@ def build_claims(col: Collection, acc: dict, div: dict, comp: dict, margin: floa
     if cols:
         head = headline_column(cols)
         avg_col = next((c for c in cols if c["key"] == "avg"), head)
-        claims.append(_acc_claim(col, acc, "disa_vs_flowrl", "DISA matches or exceeds FlowRL", "flowrl", avg_col,
-                                 margin=margin))
+        # against every FlowRL row (flowrl = the official recipe; flowrl-exact = FlowRL's learned log Z on DISA's target)
+        flowrl_rows = [e.row for e in col.entries if e.method == "flowrl" and e.tasks]
+        for row in ["flowrl"] + [r for r in flowrl_rows if r != "flowrl"]:
+            text = "DISA matches or exceeds FlowRL" + ("" if row == "flowrl" else f" (`{row}`)")
+            claims.append(_acc_claim(col, acc, f"disa_vs_{row}", text, row, avg_col, margin=margin, strict=True))
         from ..tasks.groups import TASK_GROUPS
 
         all_math = len(head["tasks"]) > 1 and all(t in TASK_GROUPS["math6"] for t in head["tasks"])
@@ -96,21 +106,33 @@ def build_claims(col: Collection, acc: dict, div: dict, comp: dict, margin: floa
         for other, name in (("grpo", "GRPO"), ("gspo", "GSPO")):
             claims.append(_acc_claim(col, acc, f"disa_vs_{other}", f"DISA outperforms {name} on {label}", other, head))
         claims.append(_sft_claim(col, acc, avg_col))
+        # the second reading of "the same offline trajectories": a DISA row trained only on the store
+        for e in [e for e in col.entries if e.method == "disa" and e.tasks and _offline(e) and e is not col.by_method("disa")]:
+            claims.append(_sft_claim(col, acc, avg_col, mine=e.row))
         for other, name in (("grpo", "GRPO"), ("gspo", "GSPO")):
             claims += [_div_claim(col, div, other, name, f) for f in ("solution_coverage", "correct_entropy")]
     claims += sweep_claims(col.sweeps, n_boot=int(acc.get("n_boot", 2000)))
     return apply_family(claims)
 
 
-def _sft_claim(col: Collection, acc: dict, column: dict) -> dict:
+def _offline(e) -> bool:
+    """Trained only on the store (``data: offline``): its train summary's data source."""
+    t = e.train or {}
+    return t.get("data") == "offline" or str(t.get("data_source") or "").startswith("store")
+
+
+def _sft_claim(col: Collection, acc: dict, column: dict, mine: str = "disa") -> dict:
     text = "DISA exceeds LoRA-SFT distillation on the same offline trajectories"
-    d, s = col.by_method("disa"), col.by_method("sft")
+    cid = "disa_vs_sft" if mine == "disa" else f"{mine}_vs_sft"
+    if mine != "disa":
+        text = f"DISA trained only on those trajectories (`{mine}`) exceeds LoRA-SFT distillation on them"
+    d, s = _row(col, mine), col.by_method("sft")
     note = ""
     if d is not None and s is not None:
         sd = ((d.train or {}).get("fairness") or {}).get("store")
         ss = ((s.train or {}).get("fairness") or {}).get("store")
         if sd and ss and sd != ss:
-            return _claim("disa_vs_sft", text, INCONCLUSIVE, f"not the same offline trajectories: DISA store {sd}, SFT store {ss}")
+            return _claim(cid, text, INCONCLUSIVE, f"not the same offline trajectories: {mine} store {sd}, SFT store {ss}")
         if not (sd and ss):
             note = "store not recorded for both (train summaries missing): same-trajectory condition unchecked"
         gaps = []  # "by up to X points": the largest per-task gap
@@ -122,7 +144,7 @@ def _sft_claim(col: Collection, acc: dict, column: dict) -> dict:
         if gaps:
             t, g = max(gaps, key=lambda x: x[1])
             note = (note + "; " if note else "") + f"largest per-task gap {g:+.1f} Mean@8 points on `{t}` (abstract: up to 13.8)"
-    return _acc_claim(col, acc, "disa_vs_sft", text, "sft", column, note)
+    return _acc_claim(col, acc, cid, text, "sft", column, note, mine=mine)
 
 
 def _div_claim(col: Collection, div: dict, other: str, name: str, field: str) -> dict:

@@ -1,14 +1,18 @@
 """Find and load everything a paper report needs from run dirs.
 
 A RUN_DIR may be:
-- a pipeline run dir (``eval/<name>/``, ``train/<name>/``, optional ``sweep/sweep.json``);
+- a pipeline run dir (``eval/<name>/``, ``train/<name>/``, optional ``sweep/sweep.json``; ``variants.json``: the
+  rows' methods and one-line notes, experiments/variants.py); ``<name>`` is a row: a method or a variant of one
+  (``disa-offline`` is method ``disa`` trained offline), its method read from the train summary;
 - one eval dir (``results.json`` with ``per_prompt``, ``samples.jsonl``, ``manifest.json``), or one with a
   ``seed<s>/`` eval dir per training seed (also ``eval/<name>/seed<s>/`` in a run dir; report/seeds.py);
 - a multi-task eval dir (``results.json`` with ``tasks`` + one sub-dir per task);
 - a train dir (``summary.json`` with ``method``): compute columns only;
 - a sweep dir (``sweep.json`` from ``disa-bench sweep``).
 
-Everything found becomes an :class:`Entry` (one row = a method or the base model, one cell per task).
+Everything found becomes an :class:`Entry` (one row = a method, a variant of one, or the base model, one cell per
+task). Method-specific lookups (the reference row, the claims) go through :meth:`Collection.by_method`, which
+prefers the row named after the method (``disa``, not ``disa-ln``), and :meth:`Collection.by_row`.
 Dirs without anything usable produce one warning line each and are listed as gaps.
 """
 
@@ -56,7 +60,7 @@ class TaskResult:
 
 @dataclass
 class Entry:
-    name: str  # row label
+    name: str  # row label (the row name, plus the run dir's name when two run dirs have the same row)
     method: str  # disa, flowrl, grpo, gspo, sft, base or a dir name
     run_dir: Path
     tasks: dict[str, TaskResult] = field(default_factory=dict)
@@ -66,6 +70,11 @@ class Entry:
     metrics: list[dict] = field(default_factory=list)  # metrics.jsonl rows
     gaps: list[str] = field(default_factory=list)
     train_seeds: list[dict] = field(default_factory=list)  # every seed's train summary (train/<name>/seed<s>/)
+    row: str = ""  # the row / variant name as run (``name`` before any relabelling); "" = name
+    note: str | None = None  # the variant's one-line note (variants.json)
+
+    def __post_init__(self):
+        self.row = self.row or self.name
 
 
 @dataclass
@@ -85,10 +94,15 @@ class Collection:
         return seen
 
     def by_method(self, method: str) -> Entry | None:
-        for e in self.entries:
-            if e.method == method and e.tasks:
-                return e
-        return None
+        """The row of ``method`` with results: the one named after it, else the first of its variants."""
+        own = self.by_row(method)
+        if own is not None and own.method == method:
+            return own
+        return next((e for e in self.entries if e.method == method and e.tasks), None)
+
+    def by_row(self, row: str) -> Entry | None:
+        """The row called ``row`` (a method or variant name) with results."""
+        return next((e for e in self.entries if e.row == row and e.tasks), None)
 
     def has_results(self) -> bool:
         return any(e.tasks for e in self.entries)
@@ -238,8 +252,11 @@ def collect(run_dirs: list[Path], warn=None) -> Collection:
                 col.run_manifests[str(rd)] = m
             names = sorted({p.name for p in (rd / "eval").glob("*") if p.is_dir()} |
                            {p.name for p in (rd / "train").glob("*") if p.is_dir()})
+            variants = read_json(rd / "variants.json")
+            variants = variants.get("rows") if isinstance(variants, dict) and isinstance(variants.get("rows"), dict) else {}
             for name in names:
-                e = Entry(name=name, method=name, run_dir=rd)
+                v = variants.get(name) if isinstance(variants.get(name), dict) else {}
+                e = Entry(name=name, method=str(v.get("method") or name), run_dir=rd, note=v.get("note"))
                 ed = rd / "eval" / name
                 if ed.is_dir():
                     e.tasks = load_eval_or_seeds(ed)
@@ -268,7 +285,7 @@ def collect(run_dirs: list[Path], warn=None) -> Collection:
             e = Entry(name=rd.name, method=rd.name, run_dir=rd)
             _load_train(e, rd)
             if e.train:
-                e.method = e.name = str(e.train["method"])
+                e.method = e.name = e.row = str(e.train["method"])
                 msg = f"{rd}: a train dir without eval results ({e.method})"
                 note(f"warning: {msg}; only its compute columns are shown")
                 e.gaps.append(msg)
@@ -284,11 +301,11 @@ def collect(run_dirs: list[Path], warn=None) -> Collection:
 
 
 def _merge(raw: list[Entry], col: Collection) -> None:
-    """One row per method: a train-only entry joins the eval entry of the same method; duplicate methods from
-    different run dirs get the run dir's name in their label."""
+    """One row per row name (a method or variant): a train-only entry joins the eval entry of the same row; the same
+    row from different run dirs gets the run dir's name in its label."""
     merged: list[Entry] = []
     for e in raw:
-        same = [m for m in merged if m.method == e.method]
+        same = [m for m in merged if m.row == e.row]
         if same and not e.tasks and same[0].train is None and e.train is not None:
             same[0].train, same[0].train_dir, same[0].metrics = e.train, e.train_dir, e.metrics
             same[0].train_manifest = e.train_manifest
@@ -302,14 +319,14 @@ def _merge(raw: list[Entry], col: Collection) -> None:
             continue
         if same:
             for m in same:
-                if m.name == m.method:
-                    m.name = f"{m.method} ({m.run_dir.name})"
-            e.name = f"{e.method} ({e.run_dir.name})"
+                if m.name == m.row:
+                    m.name = f"{m.row} ({m.run_dir.name})"
+            e.name = f"{e.row} ({e.run_dir.name})"
         merged.append(e)
 
     rank = method_order()
 
-    def order(e: Entry):
-        return (rank.index(e.method) if e.method in rank else len(rank), e.name)
+    def order(e: Entry):  # by method, the method's own row before its variants, then by name
+        return (rank.index(e.method) if e.method in rank else len(rank), e.row != e.method, e.name)
 
     col.entries = sorted(merged, key=order)

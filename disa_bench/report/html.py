@@ -8,8 +8,8 @@ import html as _html
 from pathlib import Path
 
 from ..errors import UserError
-from .render import (CLAIM_HEADER, FLAG_MARK, acc_cell_text, by_accuracy_rows, claim_row, diversity_rows, p_text,
-                     provenance_lines, seed_text)
+from .render import (CLAIM_HEADER, FLAG_MARK, acc_cell_text, by_accuracy_rows, claim_row, clipping_lines, clipping_rows,
+                     diversity_rows, p_text, provenance_lines, seed_text)
 from .tables import fmt_num
 
 CSS = """
@@ -78,6 +78,9 @@ def render_html(rep: dict, col, figures: dict[str, Path], drilldown: int = 50) -
             cells.append((f"<span title=\"{esc(title)}\">{shown}</span>", cls))
         rows.append(cells)
     B.append(_table(header, rows))
+    notes = [(r["name"], r["note"]) for r in acc["rows"] if r.get("note")]
+    if notes:
+        B.append("<p>Row notes:</p><ul>" + "".join(f"<li><b>{esc(n)}</b>: {txt(t)}</li>" for n, t in notes) + "</ul>")
     if any(v and v.get("seeds") for r in acc["rows"] for v in r["cells"].values()):
         B.append(f"<p>Per-seed Mean@{k} (the CI above varies seeds and prompts):</p>")
         B.append(_table(header, [[(esc(r["name"]), "")] + [(esc(seed_text(r["cells"].get(c["key"]))), "") for c in acc["columns"]]
@@ -86,7 +89,7 @@ def render_html(rep: dict, col, figures: dict[str, Path], drilldown: int = 50) -
         B.append(f"<p>Paired tests vs <b>{esc(acc['reference'])}</b> on the same prompts (Δ points; two-sided p, prompt-level "
                  "and, with seeds, seed-aware):</p>")
         rows = [[(esc(r["name"]), "")] + [(esc(p_text(r["cells"].get(c["key"])) or "—"), "") for c in acc["columns"]]
-                for r in acc["rows"] if r["method"] != acc["reference"]]
+                for r in acc["rows"] if r["name"] != acc.get("reference_row", acc["reference"])]
         B.append(_table(header, rows))
     B.append("<h2>Claims (DISA abstract)</h2>")
     rows = []
@@ -118,6 +121,11 @@ def render_html(rep: dict, col, figures: dict[str, Path], drilldown: int = 50) -
                          "peak MB"], rows))
     else:
         B.append("<p>No train summaries found.</p>")
+    if (rep.get("clipping") or {}).get("rows"):
+        B.append("<h2>Clipping</h2>")
+        header, rows = clipping_rows(rep["clipping"])
+        B.append(_table(header, [[(txt(x.replace('**', '')), "") for x in r] for r in rows], cls="text"))
+        B.append("".join(f"<p>{txt(x.replace('**', ''))}</p>" for x in clipping_lines(rep["clipping"])))
     B.append("<h2>Comparability</h2>")
     cmp_ = rep["comparability"]
     if cmp_["issues"]:

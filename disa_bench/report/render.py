@@ -39,6 +39,34 @@ def seed_text(v: dict | None) -> str:
     return ", ".join(f"{x:.1f}" for x in v["seeds"]) + f" (sd {v['seed_sd']:.1f})"
 
 
+def note_lines(acc: dict) -> list[str]:
+    """One line per row that carries a note (a variant's, from the run's variants.json)."""
+    notes = [(r["name"], r["note"]) for r in acc["rows"] if r.get("note")]
+    return (["Row notes:", ""] + [f"- `{n}`: {t}" for n, t in notes] + [""]) if notes else []
+
+
+def clipping_rows(clip: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the clipping table: mean clipped fraction per mini-batch index."""
+    m = max(len(r["per_minibatch"]) for r in clip["rows"])
+    header = ["row", "clipped (metric)"] + [f"mini-batch {i + 1}" for i in range(m)] + ["after the first", "flag"]
+    rows = []
+    for r in clip["rows"]:
+        vals = [fmt_num(v, 3) if v is not None else "n/a" for v in r["per_minibatch"]] + ["—"] * (m - len(r["per_minibatch"]))
+        rows.append([r["name"], f"{r['what']} (`{r['metric']}`)", *vals, fmt_num(r["after_first"], 3),
+                     "**more than half clipped**" if r["flag"] else ""])
+    return header, rows
+
+
+def clipping_lines(clip: dict) -> list[str]:
+    lines = [f"Mean over training steps of each mini-batch's clipped fraction (the first seed's run with several seeds); "
+             f"flagged when the mean over mini-batches 2.. exceeds {clip['threshold']:g}."]
+    for r in clip["rows"]:
+        if r["flag"]:
+            lines.append(f"**Flag:** `{r['name']}`: {100 * r['after_first']:.0f}% clipped on average after the first "
+                         f"mini-batch ({r['what']}): most of its updates there are not the update the method intends.")
+    return lines
+
+
 def claim_row(c: dict) -> list[str]:
     return [c["claim"], c["verdict"], fmt_p(c.get("p")), fmt_p(c.get("p_adj")), c["numbers"]]
 
@@ -85,6 +113,7 @@ def render_markdown(rep: dict) -> str:
     header = ["model"] + [c["label"] for c in acc["columns"]]
     rows = [[r["name"]] + [acc_cell_text(r["cells"].get(c["key"])) for c in acc["columns"]] for r in acc["rows"]]
     L += _md_table(header, rows) + [""]
+    L += note_lines(acc)
     if any(v and v.get("seeds") for r in acc["rows"] for v in r["cells"].values()):
         L += [f"Per-seed Mean@{k} (rows with several training seeds; the CI above varies seeds and prompts):", ""]
         L += _md_table(header, [[r["name"]] + [seed_text(r["cells"].get(c["key"])) for c in acc["columns"]]
@@ -93,7 +122,7 @@ def render_markdown(rep: dict) -> str:
         L += [f"Paired tests vs `{ref}` on the same prompts (Δ in Mean@{k} points; two-sided p of the prompt-level "
               "paired bootstrap, and of the seed-aware test when both rows have several seeds):", ""]
         rows = [[r["name"]] + [p_text(r["cells"].get(c["key"])) or "—" for c in acc["columns"]]
-                for r in acc["rows"] if r["method"] != ref]
+                for r in acc["rows"] if r["name"] != acc.get("reference_row", ref)]
         L += _md_table(header, rows) + [""]
     else:
         L += ["No DISA results: paired p-values against DISA are not available.", ""]
@@ -125,6 +154,10 @@ def render_markdown(rep: dict) -> str:
         L += _md_table(header_c, rows) + [""]
     else:
         L += ["No train summaries found.", ""]
+    if (rep.get("clipping") or {}).get("rows"):
+        L += ["## Clipping", ""]
+        h, rows = clipping_rows(rep["clipping"])
+        L += _md_table(h, rows, ["---"] * 2 + ["---:"] * (len(h) - 2)) + [""] + clipping_lines(rep["clipping"]) + [""]
     L += ["## Comparability", ""]
     cmp_ = rep["comparability"]
     if cmp_["issues"]:

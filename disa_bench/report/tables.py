@@ -6,6 +6,8 @@
   and seed-aware when both rows have several seeds (:mod:`.stats`); per-seed values when there are seeds.
 - diversity: see :mod:`.diversity`.
 - compute: tokens, wall time, CPU-/GPU-hours, peak memory from train summaries.
+- clipping: each trained row's clipped fraction per mini-batch (train metrics.jsonl), flagged when more than half
+  of its updates after the first mini-batch are clipped.
 - comparability: what differs between runs (tasks, splits, sampling, seeds, prompt sets, training budget).
 """
 
@@ -107,7 +109,7 @@ def accuracy_table(col: Collection, reference: str = "disa", n_boot: int = N_BOO
                 if ref is not None and e is not ref:
                     v["vs_ref"] = p_vs(e, ref, c, n_boot)
             cells[c["key"]] = v
-        rows.append({"name": e.name, "method": e.method, "cells": cells, "gaps": list(e.gaps)})
+        rows.append({"name": e.name, "method": e.method, "cells": cells, "gaps": list(e.gaps)} | ({"note": e.note} if e.note else {}))
     best = {}
     for c in cols:
         vals = [r["cells"][c["key"]]["mean"] for r in rows if r["cells"].get(c["key"])]
@@ -120,7 +122,7 @@ def accuracy_table(col: Collection, reference: str = "disa", n_boot: int = N_BOO
                     v["best"] = abs(v["mean"] - m) < 1e-9
     hc = headline_column(cols) if cols else None
     return {"columns": cols, "rows": rows, "reference": reference if ref is not None else None,
-            "headline": hc["key"] if hc else None, "k": _k(col)}
+            "reference_row": ref.name if ref is not None else None, "headline": hc["key"] if hc else None, "k": _k(col)}
 
 
 def _k(col: Collection) -> int:
@@ -147,6 +149,53 @@ def compute_table(col: Collection) -> dict:
                      "reward_first": e.train.get("reward_first"), "reward_last": e.train.get("reward_last"),
                      "seeds": len(e.train_seeds) or 1})  # with several seeds: the first seed's numbers
     return {"rows": rows}
+
+
+# ---------------------------------------------------------------------- clipping
+CLIP_FLAG = 0.5  # flag a row whose updates after the first mini-batch are more than half clipped
+
+
+def clipping_table(col: Collection) -> dict:
+    """Each trained row's clipped fraction per mini-batch, from its metrics.jsonl (the first seed's with several).
+
+    The metric is the method's ``clip_metric`` (GRPO/GSPO: ``clip_frac``, samples whose ratio is clipped and so
+    carry no gradient; DISA/FlowRL: ``w_clipped_frac``, IS weights capped at w_max). Per mini-batch index: the
+    mean over training steps of the step's ``per_minibatch`` values (written when mini_batches > 1; one value per
+    step otherwise). A row is flagged when the mean over mini-batches 2..M exceeds ``CLIP_FLAG``."""
+    from ..errors import UserError
+    from ..methods import get_method
+
+    rows = []
+    for e in col.entries:
+        if not e.metrics:
+            continue
+        try:
+            spec = get_method(e.method).clip_metric
+        except UserError:  # a row whose method is not registered here
+            spec = None
+        if not spec:
+            continue
+        key, what = spec
+        sums: list[float] = []
+        counts: list[int] = []
+        for rec in e.metrics:
+            vals = (rec.get("per_minibatch") or {}).get(key)
+            if vals is None:
+                vals = [rec.get(key)]
+            for i, v in enumerate(vals):
+                if len(sums) <= i:
+                    sums.append(0.0)
+                    counts.append(0)
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    sums[i] += float(v)
+                    counts[i] += 1
+        per_mb = [s_ / c if c else None for s_, c in zip(sums, counts)]
+        later = [v for v in per_mb[1:] if v is not None]
+        after_first = float(np.mean(later)) if later else None
+        rows.append({"name": e.name, "method": e.method, "metric": key, "what": what, "per_minibatch": per_mb,
+                     "after_first": after_first, "steps": len(e.metrics),
+                     "flag": after_first is not None and after_first > CLIP_FLAG})
+    return {"rows": rows, "threshold": CLIP_FLAG}
 
 
 # ---------------------------------------------------------------------- comparability

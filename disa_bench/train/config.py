@@ -45,6 +45,8 @@ class TrainConfig:
         if self.data not in ("online", "offline"):
             raise UserError(f"--data must be 'online' or 'offline', got {self.data!r}")
         method_cls = get_method(self.method)  # unknown name -> one error line listing the valid ones
+        if self.data == "online" and method_cls.uses_rollouts:
+            method_cls.check_sampling(self.temperature, self.top_p)  # DISA/FlowRL: temperature 1, top_p 1 only
         if self.mini_batches is None:
             self.mini_batches = int(method_cls.default_mini_batches)
         for name in ("steps", "prompts_per_step", "n", "mini_batches"):
