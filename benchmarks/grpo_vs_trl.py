@@ -69,7 +69,6 @@ def run_ours(args, store: Path, out: Path) -> dict:
 
 
 def run_trl(args, task, problems, max_new: int, out: Path) -> dict:
-    import torch
     from datasets import Dataset
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer

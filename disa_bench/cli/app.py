@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
-from typing import Optional
 
 import typer
 from typer.core import TyperGroup

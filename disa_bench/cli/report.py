@@ -8,7 +8,6 @@ from typing import List, Optional
 
 import typer
 
-from ..progress import console
 from .app import app, user_errors
 
 

@@ -37,7 +37,7 @@ def run(
     Example: [bold]disa-bench run --profile smoke[/]
     """
     from ..experiments.pipeline import load_run_config, run_pipeline
-    from ..train.engine import Interrupted
+    from ..train.resume import Interrupted
     from .train import resume_command, signal_name
 
     judge = {k: v for k, v in {"base_url": judge_base_url, "model": judge_model, "api_key_env": judge_api_key_env}.items()

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from ..progress import console
 from .app import app, user_errors
 
 

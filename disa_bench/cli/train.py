@@ -69,7 +69,8 @@ def train(
     from ..methods import get_method, method_config, parse_method_args
     from ..train import checkpoint, trackers
     from ..train.config import TrainConfig
-    from ..train.engine import Interrupted, Trainer
+    from ..train.engine import Trainer
+    from ..train.resume import Interrupted
     from ..train.stage import train_stage
 
     if help_method:

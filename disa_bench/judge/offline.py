@@ -19,7 +19,6 @@ an empty view (no correct sample) has ``None`` for every measure, so dataset mea
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter

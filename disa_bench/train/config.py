@@ -45,6 +45,14 @@ class TrainConfig:
         if self.data not in ("online", "offline"):
             raise UserError(f"--data must be 'online' or 'offline', got {self.data!r}")
         method_cls = get_method(self.method)  # unknown name -> one error line listing the valid ones
+        import math
+
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise UserError(f"--temperature must be a finite number > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise UserError(f"--top-p must be within (0, 1], got {self.top_p}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise UserError(f"--max-new-tokens must be >= 1 (or unset for the task's default), got {self.max_new_tokens}")
         if self.data == "online" and method_cls.uses_rollouts:
             method_cls.check_sampling(self.temperature, self.top_p)  # DISA/FlowRL: temperature 1, top_p 1 only
         if self.mini_batches is None:
