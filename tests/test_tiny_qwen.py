@@ -117,6 +117,12 @@ def test_propose_anchor_train_on_a_training_set(tiny, tmp_path, task):
     recs = [json.loads(x) for x in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
     assert len(recs) == 2 and all(math.isfinite(x["loss"]) for x in recs)
     assert (tmp_path / "t" / "adapter" / "adapter_config.json").exists()
+    # train renders prompts as propose did (the chat template): a plain rendering no longer matches the store
+    r = run_cli("train", "--method", "disa", "--task", task, "--model", model, "--store", tmp_path / "p" / "store.parquet",
+                "--anchor", tmp_path / "a" / "anchor.parquet", "--steps", "1", "--template", "plain",
+                "--out", tmp_path / "t2")
+    assert r.exit_code == 2 and "differs from the task's rendering" in r.output, r.output
+    assert not (tmp_path / "t2").exists()
 
 
 def test_lm_eval_runs_disa_math500_on_the_tiny_qwen(tiny, benchmarks_dir, monkeypatch):

@@ -29,6 +29,7 @@ def train(
     seed: Optional[int] = SeedOpt,
     model: Optional[str] = typer.Option(None, "--model", help="Initial policy = pi_ref (default embedded:base)."),
     task: Optional[str] = typer.Option(None, "--task"),
+    template: Optional[str] = typer.Option(None, "--template", help="Prompt format: auto (default: the model's chat template when it has one) or plain; must match the store's."),
     data: Optional[str] = typer.Option(None, "--data", help="online (fresh rollouts, default) or offline (the store). A method that never samples always reads the store."),
     steps: Optional[int] = typer.Option(None, "--steps"),
     prompts_per_step: Optional[int] = typer.Option(None, "--prompts-per-step"),
@@ -90,7 +91,7 @@ def train(
     if method_args:
         method_args = {**(yaml_cfg.get("method_args") or {}), **method_args}
     cfg = resolve(TrainConfig, prof, yaml_cfg,
-                  flags(method=method, store=store, anchor=anchor, seed=seed, model=model, task=task, data=data,
+                  flags(method=method, store=store, anchor=anchor, seed=seed, model=model, task=task, template=template, data=data,
                          steps=steps, prompts_per_step=prompts_per_step, n=n, mini_batches=mini_batches, lr=lr,
                          max_new_tokens=max_new_tokens, full=full, backend=backend, method_args=method_args or None,
                          save_every=save_every, keep_checkpoints=keep_checkpoints),

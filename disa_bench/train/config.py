@@ -24,6 +24,7 @@ class TrainConfig:
     temperature: float = 1.0  # rollout temperature (methods.md §1.8)
     top_p: float = 1.0
     max_new_tokens: int | None = None
+    template: str = "auto"  # prompt format: auto = the model's chat template when it has one (tasks/prompts.py)
     lr: float = 5e-4
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # verl default (methods.md §1.10)

@@ -34,6 +34,12 @@ class StoreData:
         if missing:
             raise UserError(f"{path}: prompt_id {missing[0]!r} is not a train problem of task {task.name!r}")
         self.problems = [by_id[p] for p in self.rows_by_prompt]
+        texts = t.column("prompt").to_pylist()
+        for p in self.problems:  # a store proposed with another prompt format would be scored on other text
+            stored = texts[self.rows_by_prompt[p.prompt_id][0]]
+            if stored != p.prompt:
+                raise UserError(f"{path}: the stored prompt of {p.prompt_id!r} differs from the task's rendering for "
+                                f"this model (was the store proposed with another --template or model?)")
 
     def select(self, method) -> str:
         """Keep the rows ``method`` trains on (prompts left without a row drop out); returns its data_source label."""

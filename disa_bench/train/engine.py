@@ -70,7 +70,7 @@ class Trainer(ResumeMixin):
         if cfg.data == "offline" and not method_cls.supports_offline:
             raise UserError(f"method {cfg.method!r} does not support --data offline")
         self.use_store = cfg.data == "offline" or not method_cls.uses_rollouts
-        self.task = get_task(cfg.task)
+        self.task = get_task(cfg.task, model=cfg.model, template=cfg.template)  # the rendering propose/eval use
         self.accel = Accelerator(cpu=not torch.cuda.is_available())
         self.rank, self.world = self.accel.process_index, self.accel.num_processes
         cfg.check_backend(self.world)
@@ -172,7 +172,9 @@ class Trainer(ResumeMixin):
 
         needs = self.needs
         token_logprobs = self._scorer()
-        prompt_ids = [self.tok(s["problem"].prompt)["input_ids"] for s in seqs]
+        from ..rollout.tokens import prompt_ids as encode
+
+        prompt_ids = [encode(self.tok, s["problem"].prompt) for s in seqs]
         comp_ids = [s["ids"] for s in seqs]
         pad = self.tok.pad_token_id
         t0 = time.time()
