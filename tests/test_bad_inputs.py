@@ -397,7 +397,14 @@ def test_sigint_exits_130_with_one_line_and_no_output(tmp_path):
     while not (out.is_dir() and any(x.name.startswith(".staging-") for x in out.iterdir())):
         assert p.poll() is None and time.time() < deadline, p.communicate()
         time.sleep(0.05)
-    time.sleep(0.5)  # inside the work now
+    # inside the work: torch is loaded (a SIGINT during the first imports can land in library import code) and
+    # a moment later the models load and sampling starts
+    maps = Path(f"/proc/{p.pid}/maps")
+    while not (maps.exists() and "libtorch_cpu" in maps.read_text()):
+        assert p.poll() is None and time.time() < deadline, p.communicate()
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert p.poll() is None, p.communicate()
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     lines = [x for x in err.splitlines() if x.strip()]
