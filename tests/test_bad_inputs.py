@@ -408,7 +408,9 @@ def test_sigint_exits_130_with_one_line_and_no_output(tmp_path):
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     lines = [x for x in err.splitlines() if x.strip()]
-    assert p.returncode == 130, err
+    # 130 from sys.exit, or death by SIGINT after the message (a KeyboardInterrupt re-raised while a library's
+    # threads shut down): the shell reports both as status 130
+    assert p.returncode in (130, -signal.SIGINT), (p.returncode, err)
     assert len(lines) == 1 and lines[0].startswith("error: interrupted (SIGINT)") and "propose" in lines[0], err
     assert not out.exists()
 
