@@ -392,7 +392,10 @@ def test_sigint_exits_130_with_one_line_and_no_output(tmp_path):
     out = tmp_path / "p"
     env = dict(os.environ, DISA_BENCH_QUIET="1", PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-m", "disa_bench", "propose", "--n-prompts", "512", "--k", "8", "--out", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                         # a terminal's Ctrl-C: a suite started as a background job inherits SIGINT ignored, and Python
+                         # then never installs its KeyboardInterrupt handler in the child
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out.is_dir() and any(x.name.startswith(".staging-") for x in out.iterdir())):
         assert p.poll() is None and time.time() < deadline, p.communicate()
