@@ -111,17 +111,23 @@ class MathBench(Benchmark):
     def messages(self, system: str, user: str) -> list[dict]:
         return [{"role": "user", "content": self.plain(system, user)}]
 
+    def question_answer(self, rows: Rows, ln: int, row: dict) -> tuple[str, str]:
+        """The row's question (stripped) and reference answer; a missing one is a UserError naming file:line."""
+        spec = self.spec
+        q = row.get(spec.question)
+        if not isinstance(q, str) or not q.strip():
+            raise UserError(f"{rows.label}:{ln}: missing question field {spec.question!r}")
+        answer = spec.answer(row)
+        if answer is None:
+            afield = getattr(spec.answer, "field", "answer")
+            raise UserError(f"{rows.label}:{ln}: missing or unreadable answer field {afield!r}")
+        return q.strip(), answer
+
     def parse(self, rows: Rows) -> list[Item]:
-        spec, out = self.spec, []
+        out = []
         for i, (ln, row) in enumerate(rows.rows):
-            q = row.get(spec.question)
-            if not isinstance(q, str) or not q.strip():
-                raise UserError(f"{rows.label}:{ln}: missing question field {spec.question!r}")
-            answer = spec.answer(row)
-            if answer is None:
-                afield = getattr(spec.answer, "field", "answer")
-                raise UserError(f"{rows.label}:{ln}: missing or unreadable answer field {afield!r}")
-            out.append(Item(f"{self.name}/{i}", ln, q.strip(), answer=answer))
+            q, answer = self.question_answer(rows, ln, row)
+            out.append(Item(f"{self.name}/{i}", ln, q, answer=answer))
         return out
 
     def grade(self, problem: Problem, response: str) -> Grade:

@@ -111,20 +111,15 @@ class MathTrain(MathBench):
         return self.name.partition(":")[0]
 
     def parse(self, rows: Rows) -> list[Item]:
-        spec, out = self.spec, []
+        out = []
         for i, (ln, row) in enumerate(rows.rows):
-            q = row.get(spec.question)
-            if not isinstance(q, str) or not q.strip():
-                raise UserError(f"{rows.label}:{ln}: missing question field {spec.question!r}")
-            answer = spec.answer(row)
-            if answer is None:
-                raise UserError(f"{rows.label}:{ln}: missing or unreadable answer field 'answer'")
+            q, answer = self.question_answer(rows, ln, row)
             extra = {}
             if "level" in row or "type" in row or "subject" in row:
                 extra = {"level": _level(row), "subject": row.get("subject") or row.get("type")}
             if self.levels is not None and extra.get("level") not in self.levels:
                 continue
-            out.append(Item(f"{self.base_name}/{i}", ln, q.strip(), answer=answer, extra=extra))
+            out.append(Item(f"{self.base_name}/{i}", ln, q, answer=answer, extra=extra))
         if not out:
             raise UserError(f"{rows.label}: no problem of task {self.name!r} (levels {self.levels})")
         return out
