@@ -418,6 +418,37 @@ def test_sigint_exits_130_with_one_line_and_no_output(tmp_path):
     assert not out.exists()
 
 
+def test_sigint_wrapped_by_library_code_is_still_an_interrupt():
+    """A Ctrl-C that lands while a class is created (Python 3.11 wraps an exception from ``__set_name__`` in a
+    RuntimeError, as when it hits ``import huggingface_hub``) is reported as the interrupt, exit 130, one line; a
+    plain RuntimeError is not."""
+    import typer
+    from typer.testing import CliRunner
+
+    from disa_bench.cli.app import OneLineErrors
+
+    class Field:
+        def __set_name__(self, owner, name):
+            raise KeyboardInterrupt
+
+    demo = typer.Typer(cls=OneLineErrors)
+
+    @demo.command()
+    def boom():
+        type("Endpoint", (), {"name": Field()})
+
+    @demo.command()
+    def plain():
+        raise RuntimeError("not an interrupt")
+
+    r = CliRunner().invoke(demo, ["boom"])
+    assert r.exit_code == 130, (r.exit_code, r.output, r.exception)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted (SIGINT) during") and "boom" in lines[0], lines
+    r = CliRunner().invoke(demo, ["plain"])
+    assert r.exit_code == 1 and isinstance(r.exception, RuntimeError)
+
+
 def test_stale_staging_dirs_are_cleaned_on_the_next_run(tmp_path):
     """A SIGKILLed run leaves OUT/.staging-PID-*; the next command into OUT removes those of dead processes (and
     pid-less ones of earlier versions) and keeps a live process's."""

@@ -46,12 +46,29 @@ class OneLineErrors(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
+        except BaseException as e:
+            if not _interrupted(e):
+                raise
             sys.stdout.flush()
             sub = ctx.invoked_subcommand or (getattr(ctx, "protected_args", None) or [""])[0]
             cmd = f"{ctx.command_path} {sub}".strip()
             print(f"error: interrupted (SIGINT) during {cmd}; its unfinished outputs were discarded", file=sys.stderr)
             raise typer.Exit(130) from None
+
+
+def _interrupted(e: BaseException) -> bool:
+    """A Ctrl-C, also when it landed inside library code that wrapped it: on Python 3.11 a KeyboardInterrupt raised
+    while a class body is being set up (``__set_name__``, e.g. during ``import huggingface_hub``) surfaces as a
+    RuntimeError whose ``__cause__`` is the KeyboardInterrupt. Follows the cause/context chain."""
+    if isinstance(e, (typer.Exit, SystemExit)):  # a deliberate exit, e.g. the 130 after the message
+        return False
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ if e.__cause__ is not None or e.__suppress_context__ else e.__context__
+    return False
 
 
 def _given(e) -> str:

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..progress import console
-from .app import app, ConfigOpt, flags, SeedOpt, user_errors
+from .app import _interrupted, app, ConfigOpt, flags, SeedOpt, user_errors
 
 
 @app.command()
@@ -52,7 +52,9 @@ def run(
         print(f"interrupted by {signal_name(e.signum)} in training after step {e.step} of {e.steps}; resume with: "
               f"{resume_command()}", file=sys.stderr, flush=True)
         raise typer.Exit(e.exit_code)
-    except KeyboardInterrupt:
+    except BaseException as e:
+        if not _interrupted(e):
+            raise
         print(f"interrupted; resume with: {resume_command()}", file=sys.stderr, flush=True)
         raise typer.Exit(130)
     console.print(f"report: {report}", markup=False)
