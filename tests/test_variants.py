@@ -359,3 +359,28 @@ def test_report_has_one_row_per_variant_with_per_seed_values(seeded):
     md = (seeded / "report" / "report.md").read_text()
     assert "Per-seed Mean@8" in md and "- `disa-ln`: ablation" in md
     assert set(_j(seeded / "variants.json")["rows"]) == set(ROWS)
+
+
+def test_worker_processes_give_the_same_numbers(seeded, tmp_path):
+    """The same run with its (row, seed) jobs in 2 worker processes of one torch thread each: every adapter and every
+    eval number equals the one-process run's (bitwise: params_sha256 and the per-sample rewards)."""
+    (tmp_path / "small.yaml").write_text(SMALL)
+    r = run_cli("run", "--profile", "smoke", "--no-sweep", "--config", tmp_path / "small.yaml", "--methods",
+                ",".join(ROWS), "--seeds", "0,1", "--workers", "2", "--out", tmp_path / "run")
+    assert r.exit_code == 0, r.output[-3000:]
+    man = _j(tmp_path / "run" / "manifest.json")
+    assert "train+eval (parallel wall)" in man["timings"] and "train:disa/seed1" in man["timings"]
+    for row in ROWS:
+        for s in (0, 1):
+            a, b = (_j(d / "train" / row / f"seed{s}" / "summary.json") for d in (seeded, tmp_path / "run"))
+            assert a["params_sha256"] == b["params_sha256"], (row, s)
+            ea, eb = ((d / "eval" / row / f"seed{s}" / "samples.jsonl").read_text() for d in (seeded, tmp_path / "run"))
+            assert [json.loads(x)["reward"] for x in ea.splitlines()] == [json.loads(x)["reward"] for x in eb.splitlines()]
+    rep = [_j(d / "report" / "report.json")["accuracy"] for d in (seeded, tmp_path / "run")]
+    assert rep[0] == rep[1]
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_bad_workers(tmp_path, workers):
+    r = run_cli("run", "--profile", "smoke", "--workers", workers, "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "workers" in one_error_line(r) and not (tmp_path / "o").exists()

@@ -60,6 +60,7 @@ class RunConfig:
     methods: list = field(default_factory=all_methods)  # rows: methods or variants (experiments/variants.py); default: every registered method
     seeds: list | None = None  # training seeds (--seeds 0,1,2: every row once per seed); None = [seed]
     variants: dict = field(default_factory=dict)  # extra rows {name: {method, method_args, note, data, ...}}
+    workers: int | None = None  # (row, seed) jobs in this many worker processes (cores split evenly); None: the profile's
     sweep_enabled: bool = True  # --no-sweep skips the β × proposal-strength grid
     propose: dict = field(default_factory=dict)
     anchor: dict = field(default_factory=dict)
@@ -73,6 +74,8 @@ class RunConfig:
         from .variants import check_rows
 
         check_rows(self)  # rows are methods or variants, options valid for their method, seeds parse
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):
+            raise UserError(f"run.workers must be an integer >= 1 (worker processes for the trainings), got {self.workers!r}")
 
 
 def stage_configs(run: RunConfig):
@@ -143,7 +146,6 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     from ..anchor.stage import anchor_stage
     from ..eval.stage import eval_stage
     from ..store.stage import propose_stage
-    from ..train.stage import train_stage
     from .sweep import run_sweep
 
     from ..anchor.options import AnchorOptions
@@ -205,19 +207,36 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}"
          + (f", seeds {','.join(map(str, rows.seeds))}" if len(rows.seeds) > 1 else ""))
     write_rows(rows, out)
+    workers = run.workers or PROFILES[run.profile].get("workers", 1)
+    specs = []
     for job in rows.jobs:  # key: <row>, or <row>/seed<s> with several seeds (experiments/variants.py)
         method, t = job.key, job.train
-        with m.phase(f"train:{method}"):
-            if not stages.skip(f"train:{method}", out / "train" / method, asdict(t), needs=["summary.json", "adapter"],
-                               deps=["propose", "anchor", job.anchor_stage]):
-                train_stage(t, out / "train" / method, resume=None if resume else False, report_to=report_to,
-                            tracker_root=trk_root, name=job.label, group=out.name,
-                            say=lambda msg: say(f"  {msg}", markup=False, soft_wrap=True))
-        with m.phase(f"eval:{method}"):
-            e = resolve(EvalConfig, asdict(ec), {"model": tc.model, "adapter": str(out / "train" / method / "adapter")})
-            evals[method] = _eval(stages, f"eval:{method}", e, out / "eval" / method, [f"train:{method}"], eval_stage)
-            log_eval(job.label, evals[method], t.steps, asdict(t))
-        say(f"  {method}: Mean@{ec.k} {evals[method][f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
+        e = resolve(EvalConfig, asdict(ec), {"model": tc.model, "adapter": str(out / "train" / method / "adapter")})
+        skip_train = stages.skip(f"train:{method}", out / "train" / method, asdict(t), needs=["summary.json", "adapter"],
+                                 deps=["propose", "anchor", job.anchor_stage])
+        skip_eval = stages.skip(f"eval:{method}", out / "eval" / method, asdict(e),
+                                needs=["results.json", "samples.jsonl"], deps=[f"train:{method}"])
+        specs.append(_JobSpec(job.key, job.label, t, e, out, skip_train, skip_eval, resume, report_to,
+                              str(trk_root) if trk_root else None, out.name, _threads(workers)))
+
+    def done(spec: "_JobSpec", res: dict) -> None:
+        for name, sec in res["timings"].items():
+            m.data["timings"][name] = round(m.data["timings"].get(name, 0.0) + sec, 3)
+        for msg in res["said"]:
+            say(f"  {msg}", markup=False, soft_wrap=True)
+        evals[spec.key] = res["eval"]
+        log_eval(spec.label, res["eval"], spec.train.steps, asdict(spec.train))
+        say(f"  {spec.key}: Mean@{ec.k} {res['eval'][f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
+
+    if workers == 1 or len(specs) <= 1:
+        for spec in specs:
+            done(spec, _run_job(spec, say=lambda msg: say(f"  {msg}", markup=False, soft_wrap=True)))
+    else:
+        with m.phase("train+eval (parallel wall)"):
+            _run_parallel(specs, workers, done)
+        evals_sorted = {k: evals[k] for k in ["base"] + [s.key for s in specs]}  # job order, whatever finished first
+        evals.clear()
+        evals.update(evals_sorted)
     head("judge", (f"LLM judge {jc.model} at {jc.base_url} + offline measures" if jc.configured
                         else "offline diversity measures (no --judge-base-url)"))
     with m.phase("judge"):
@@ -240,6 +259,101 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     m.write(out, summary={"mean@k": {name: {f"mean@{k}": r[f"mean@{k}"], "ci": r[f"mean@{k}_ci"]} for name, r in evals.items()},
                           "claims": {c["id"]: c["verdict"] for c in rep["claims"]}})
     return out / "report" / "report.md"
+
+
+@dataclass
+class _JobSpec:
+    """One (row, seed): train then eval, in this process or a worker process (everything here pickles)."""
+
+    key: str
+    label: str
+    train: TrainConfig
+    eval: EvalConfig
+    out: Path
+    skip_train: bool
+    skip_eval: bool
+    resume: bool
+    report_to: str
+    tracker_root: str | None
+    group: str
+    threads: int | None
+
+
+def _threads(workers: int) -> int | None:
+    """Torch threads per worker: the machine's cores split evenly (None: one process, torch's own default)."""
+    import os
+
+    if workers <= 1:
+        return None
+    return max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) // workers)
+
+
+def _run_job(spec: _JobSpec, say=None) -> dict:
+    """Train (unless up to date) and eval one job; returns its eval results, per-stage seconds and notices.
+    Thread count does not change the numbers: training and sampling are bitwise identical at 1 and 2 torch
+    threads on this model (tests/test_workers.py runs a run with 1 and 2 workers and compares)."""
+    import time
+
+    from ..eval.stage import eval_stage
+    from ..train.stage import train_stage
+
+    said, timings = [], {}
+    tell = say or said.append
+    if spec.threads is not None:
+        import torch
+
+        torch.set_num_threads(spec.threads)
+    t0 = time.time()
+    if not spec.skip_train:
+        train_stage(spec.train, spec.out / "train" / spec.key, resume=None if spec.resume else False,
+                    report_to=spec.report_to, tracker_root=Path(spec.tracker_root) if spec.tracker_root else None,
+                    name=spec.label, group=spec.group, say=tell)
+    timings[f"train:{spec.key}"] = time.time() - t0
+    t0 = time.time()
+    d = spec.out / "eval" / spec.key
+    if spec.skip_eval:
+        res = json.loads((d / "results.json").read_text())
+    else:
+        res = eval_stage(spec.eval, d)
+    timings[f"eval:{spec.key}"] = time.time() - t0
+    return {"eval": res, "timings": timings, "said": said}
+
+
+def _worker_init() -> None:
+    import os
+    import signal
+
+    os.environ["DISA_BENCH_QUIET"] = "1"  # one progress bar (the parent's, over jobs), not one per worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the workers (SIGTERM)
+
+
+def _run_parallel(specs: list, workers: int, done) -> None:
+    """Jobs in ``workers`` spawned processes; results are handed to ``done`` in completion order. The numbers do
+    not depend on ``workers`` (each job seeds itself; see _run_job). Ctrl-C or a failing job stops the others:
+    a worker's training checkpoints on SIGTERM like a foreground one (train/resume.py), so ``--resume`` continues."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    from ..progress import bar
+
+    ctx = mp.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=ctx, initializer=_worker_init)
+    try:
+        with bar(f"train + eval: {len(specs)} jobs in {min(workers, len(specs))} worker processes", len(specs)) as adv:
+            futs = {pool.submit(_run_job, s): s for s in specs}
+            pending = set(futs)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in finished:
+                    done(futs[f], f.result())  # re-raises a worker's exception (a UserError keeps its message)
+                    adv(1)
+    except BaseException:
+        for p in list(getattr(pool, "_processes", {}).values()):
+            if p.is_alive():
+                p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _eval(stages: Stages, name: str, cfg: EvalConfig, d: Path, deps, eval_stage) -> dict:
