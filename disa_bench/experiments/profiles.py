@@ -59,3 +59,33 @@ VARIANTS: dict[str, dict] = {
                 "note": "ablation: LN units at beta 15 on binary rewards ask ~13 nats per token of incorrect "
                         "samples (log Z ~ 15 + log p); expected to degrade, see docs/protocol.md"},
 }
+
+
+# The paper's setting on real tasks (issue 14): `disa-bench run --profile paper --model M [--proposal Q]`. Its training
+# settings are the recipes baselines/gpu/<method>.yaml ("recipes": the folder under baselines/, read by
+# experiments/recipes.py; model, task, budget, LoRA, lengths and each method's options are written there and
+# nowhere else); propose, eval and the anchor follow the recipes' task, model, template and response length. What
+# only the run has is set here: the proposal size (K = 16, methods.md §1.10), the anchor (LN units, beta 15: FlowRL's
+# setting, §6 #6), Mean@8 on the six math and three code benchmarks at T 0.6, top_p 0.95 on every prompt (§1.11,
+# §6 #12). No sweep. Needs a GPU (docs/scale-out.md).
+PROFILES["paper"] = {
+    "recipes": "gpu",
+    "propose": {"n_prompts": 1024, "k": 16},
+    "anchor": {"units": "ln", "beta": 15.0},
+    "eval": {"tasks": "math6,code3", "k": 8, "temperature": 0.6, "top_p": 0.95, "n_prompts": None},
+    "sweep": None,
+}
+# The same pipeline shrunk to run on CPU in the test suite (tests/test_paper_profile.py): the tiny Qwen2 with its chat
+# template, a few prompts of math-train and mbpp-train (a mixture: both graders serve as rewards), a few of each eval
+# benchmark, two steps per method. Same recipes; the budget below replaces theirs. LoRA-SFT trains on every stored
+# trajectory (sft_data: all): a random model's store has no correct one for the recipe's correct-only data.
+PROFILES["paper-smoke"] = {
+    "recipes": "gpu",
+    "propose": {"n_prompts": 4, "k": 4, "batch_size": 64},
+    "anchor": {"units": "ln", "beta": 15.0, "bootstrap": 10},
+    "train": {"model": "tiny:qwen2-chat", "task": "math-train,mbpp-train", "steps": 2, "prompts_per_step": 2, "n": 4,
+              "mini_batches": 2, "max_new_tokens": 16},
+    "method_args": {"sft": {"sft_data": "all"}},
+    "eval": {"tasks": "math6,code3", "k": 8, "temperature": 0.6, "top_p": 0.95, "n_prompts": 2},
+    "sweep": None,
+}
