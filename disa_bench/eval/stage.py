@@ -13,7 +13,14 @@ from ..progress import bar
 from .config import EvalConfig
 
 def eval_stage(cfg: EvalConfig, out: Path) -> dict:
+    """One task, or with ``cfg.tasks`` naming several (``math6,code3``) the suite (:func:`eval_suite_stage`, every
+    prompt count as given: ``n_prompts`` None = all of each benchmark)."""
     from .evaluate import run_eval
+
+    if cfg.tasks:
+        names = cfg.task_list()
+        if len(names) > 1:
+            return eval_suite_stage(cfg, names, out)
 
     m = Manifest("eval", asdict(cfg), cfg.seed)
     with staged_outputs(out, replace=True) as tmp:  # a re-used dir holds only this run's files
@@ -38,7 +45,11 @@ def eval_suite_stage(cfg: EvalConfig, names: list[str], out: Path, n_prompts_giv
             write_json(tmp / n / "results.json", r)
             write_jsonl(tmp / n / "samples.jsonl", s)
         first = next(iter(res.values()))[0]
-        summary = {"tasks": per_task, "k": cfg.k, "model": cfg.model, "adapter": cfg.adapter, "engine": cfg.engine,
+        means = [r[f"mean@{cfg.k}"] for r in per_task.values()]
+        summary = {"tasks": per_task, "k": cfg.k,
+                   # headline of the suite: the unweighted average over its tasks of each task's Mean@k
+                   f"mean@{cfg.k}": sum(means) / len(means), f"mean@{cfg.k}_of": "unweighted average over tasks",
+                   "model": cfg.model, "adapter": cfg.adapter, "engine": cfg.engine,
                    "backend": cfg.backend if cfg.engine == "ours" else None,
                    "sampling": {key: v for key, v in first["sampling"].items() if key != "max_new_tokens"}
                    | {"max_new_tokens": {n: r["sampling"]["max_new_tokens"] for n, (r, _) in res.items()}},

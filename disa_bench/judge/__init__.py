@@ -111,6 +111,9 @@ def run_judge(eval_dir: Path, out_dir: Path, cfg, warn=None) -> dict:
 
     cfg.check()
     path = Path(eval_dir) / "samples.jsonl"
+    subs = suite_task_dirs(Path(eval_dir))
+    if not path.is_file() and subs:
+        return _judge_suite(Path(eval_dir), subs, Path(out_dir), cfg, warn)
     if not path.is_file():
         raise UserError(f"{eval_dir}: no samples.jsonl (expected an eval dir written by `disa-bench eval`)")
     groups = load_samples(path)
@@ -147,6 +150,36 @@ def run_judge(eval_dir: Path, out_dir: Path, cfg, warn=None) -> dict:
                             "temperature": cfg.temperature, "configured": cfg.configured, "view": cfg.view},
                 outputs={"judge.jsonl": str(Path(out_dir) / "judge.jsonl"),
                          "summary.json": str(Path(out_dir) / "summary.json")})
+    return summary
+
+
+def suite_task_dirs(eval_dir: Path) -> list[Path]:
+    """The per-task dirs of a multi-task eval dir (``eval --tasks math6,code3``: results.json lists ``tasks``, each
+    with its own ``<task>/samples.jsonl``); [] for anything else."""
+    import json
+
+    try:
+        res = json.loads((eval_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(res, dict) or not isinstance(res.get("tasks"), dict):
+        return []
+    return [eval_dir / t for t in res["tasks"] if (eval_dir / t / "samples.jsonl").is_file()]
+
+
+def _judge_suite(eval_dir: Path, subs: list[Path], out_dir: Path, cfg, warn) -> dict:
+    """Each task of a multi-task eval dir judged into ``<eval_dir>/<task>/judge/`` (where the report reads it); the
+    per-task summaries gathered in ``out_dir/summary.json`` with a manifest."""
+    from ..io import staged_outputs, write_json
+    from ..manifest import Manifest
+
+    m = Manifest("judge", cfg.public() | {"eval_dir": str(eval_dir)}, seed=0)
+    with m.phase("judge"):
+        per = {d.name: run_judge(d, d / "judge", cfg, warn=warn) for d in subs}
+    summary = {"eval_dir": str(eval_dir), "tasks": per}
+    with staged_outputs(out_dir) as tmp:
+        write_json(tmp / "summary.json", summary)
+        m.write(tmp, outputs={d.name: str(d / "judge") for d in subs})
     return summary
 
 

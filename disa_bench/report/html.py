@@ -59,6 +59,10 @@ def render_html(rep: dict, col, figures: dict[str, Path], drilldown: int = 50) -
          f"<style>{CSS}</style></head><body>", f"<h1>{esc(rep['title'])}</h1>"]
     for w in rep["warnings"]:
         B.append(f'<div class="warn">{txt(w)}</div>')
+    if rep.get("paper_table"):
+        from .paper import html as paper_html
+
+        B.append(paper_html(rep["paper_table"], esc))
     B.append(f"<h2>Mean@{k}</h2><p>Mean@{k} ± 95% CI half-width (hover a cell for the CI); best per column in bold; "
              f"{FLAG_MARK} = not comparable (see Comparability).</p>")
     header = ["model"] + [c["label"] for c in acc["columns"]]
