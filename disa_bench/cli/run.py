@@ -15,7 +15,9 @@ from .app import _interrupted, app, ConfigOpt, flags, SeedOpt, user_errors
 @app.command()
 @user_errors
 def run(
-    profile: Optional[str] = typer.Option(None, "--profile", help="smoke (about a minute) or default (the full embedded paper run)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="smoke (about a minute), default (the full embedded paper run), paper (the paper's setting on math-train with real models: needs a GPU, docs/scale-out.md) or paper-smoke (the same pipeline on CPU with the tiny Qwen2)."),
+    model: Optional[str] = typer.Option(None, "--model", help="The policy and pi_ref of every stage (HF id or local dir); default: the profile's (embedded:base; paper: the baselines/gpu recipes' model)."),
+    proposal: Optional[str] = typer.Option(None, "--proposal", help="A stronger proposal model q_s sharing --model's tokenizer (needs --model); default with --model: the model itself (proposal mix 0)."),
     config: Optional[str] = ConfigOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Output dir (default runs/embedded-PROFILE)."),
     seed: Optional[int] = SeedOpt,
@@ -43,10 +45,10 @@ def run(
 
     judge = {k: v for k, v in {"base_url": judge_base_url, "model": judge_model, "api_key_env": judge_api_key_env}.items()
              if v is not None}
-    cfg = load_run_config(config, flags(profile=profile, seed=seed, methods=methods, seeds=seeds, workers=workers, sweep_enabled=sweep))
+    cfg = load_run_config(config, flags(profile=profile, model=model, proposal=proposal, seed=seed, methods=methods, seeds=seeds, workers=workers, sweep_enabled=sweep))
     if judge:
         cfg.judge = dict(cfg.judge) | judge
-    out = out or Path(f"runs/embedded-{cfg.profile}")
+    out = out or Path(f"runs/{'' if cfg.profile.startswith('paper') else 'embedded-'}{cfg.profile}")
     try:
         report = run_pipeline(cfg, out, console=console, resume=resume, report_to=report_to)
     except Interrupted as e:

@@ -83,7 +83,9 @@ def train(
     if profile is not None:
         if profile not in PROFILES:
             raise UserError(f"unknown --profile {profile!r}; valid: {', '.join(PROFILES)}")
-        prof = PROFILES[profile]["train"]
+        from ..experiments.recipes import train_layer
+
+        prof = train_layer(profile)  # a recipe profile (paper): the recipes' shared budget under its own
     legacy = dict(beta=beta, units=units, flowrl_variant=flowrl_variant, kl_coef=kl_coef, loss_agg=loss_agg,
                   clip_eps=clip_eps, clip_eps_high=clip_eps_high, sft_data=sft_data)
     method_args = {LEGACY_FLAGS[k]: v for k, v in legacy.items() if v is not None}

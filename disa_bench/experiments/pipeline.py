@@ -60,6 +60,8 @@ class RunConfig:
     methods: list = field(default_factory=all_methods)  # rows: methods or variants (experiments/variants.py); default: every registered method
     seeds: list | None = None  # training seeds (--seeds 0,1,2: every row once per seed); None = [seed]
     variants: dict = field(default_factory=dict)  # extra rows {name: {method, method_args, note, data, ...}}
+    model: str | None = None  # --model: the policy / pi_ref of every stage (experiments/recipes.py); None: the profile's
+    proposal: str | None = None  # --proposal: the strong proposal q_s (needs --model); None: the model itself, mix 0
     workers: int | None = None  # (row, seed) jobs in this many worker processes (cores split evenly); None: the profile's
     sweep_enabled: bool = True  # --no-sweep skips the β × proposal-strength grid
     propose: dict = field(default_factory=dict)
@@ -82,12 +84,15 @@ def stage_configs(run: RunConfig):
     if run.profile not in PROFILES:
         raise UserError(f"unknown --profile {run.profile!r}; valid: {', '.join(PROFILES)}")
     run.check()
-    prof = PROFILES[run.profile]
-    seed = {"seed": run.seed}
-    pc = resolve(ProposeConfig, prof.get("propose"), run.propose, seed, where="run.propose")
-    ac = resolve(AnchorConfig, prof.get("anchor"), run.anchor, seed, where="run.anchor")
-    tc = resolve(TrainConfig, prof.get("train"), run.train, seed, where="run.train")
-    ec = resolve(EvalConfig, prof.get("eval"), run.eval, seed, where="run.eval")
+    from .recipes import stage_layers
+
+    L = stage_layers(run)  # profile (and its recipes) < run config < --model/--proposal, per stage
+    pc = resolve(ProposeConfig, *L["propose"], where="run.propose")
+    ac = resolve(AnchorConfig, *L["anchor"], where="run.anchor")
+    tc = resolve(TrainConfig, *L["train"], where="run.train")
+    ec = resolve(EvalConfig, *L["eval"], where="run.eval")
+    if L["eval_all_prompts"]:
+        ec.n_prompts = None  # every prompt of each benchmark
     return pc, ac, tc, ec
 
 
@@ -154,7 +159,10 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     say = console.print if console else (lambda *a, **k: None)
     pc, ac, tc, ec = stage_configs(run)
     jc = judge_config(run)
-    sc = sweep_config(run, pc) if run.sweep_enabled else None
+    from .recipes import check_models, has_sweep
+
+    check_models(run, pc)  # --model / --proposal load and share a tokenizer: one line before anything is written
+    sc = sweep_config(run, pc) if run.sweep_enabled and has_sweep(run) else None
     check_tracker(report_to)
     out = Path(out)
     rows = plan_rows(run, ac, tc, out / "propose" / "store.parquet", out)  # every (row, seed) resolved and checked now
@@ -179,7 +187,7 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
         say(f"[bold]{next(step)}/{n_stages} {title}[/] {detail}".rstrip(), soft_wrap=True)
 
     with m.phase("base"):
-        for name in ("base", "teacher"):
+        for name in [n for n in ("base", "teacher") if f"embedded:{n}" in (pc.ref, pc.proposal, tc.model)]:
             with bar(f"base: building embedded:{name}", None) as adv:
                 ensure_embedded(name, progress=adv)
     head("propose", f"{pc.n_prompts} prompts x {pc.k} from {pc.proposal} (mix {pc.proposal_mix})")
@@ -253,10 +261,12 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
                 run_sweep(sc, out / "sweep")
     head("report")
     with m.phase("report"):
-        rep = build_report([out], out / "report", title=f"disa-bench embedded run ({run.profile} profile)",
+        title = (f"disa-bench embedded run ({run.profile} profile)" if tc.model.startswith("embedded:")
+                 else f"disa-bench run ({run.profile} profile, {tc.model})")
+        rep = build_report([out], out / "report", title=title,
                            warn=lambda msg: say(msg, markup=False))
     k = ec.k
-    m.write(out, summary={"mean@k": {name: {f"mean@{k}": r[f"mean@{k}"], "ci": r[f"mean@{k}_ci"]} for name, r in evals.items()},
+    m.write(out, summary={"mean@k": {name: {f"mean@{k}": r[f"mean@{k}"], "ci": r.get(f"mean@{k}_ci")} for name, r in evals.items()},
                           "claims": {c["id"]: c["verdict"] for c in rep["claims"]}})
     return out / "report" / "report.md"
 
