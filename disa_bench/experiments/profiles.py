@@ -83,7 +83,7 @@ PROFILES["paper-smoke"] = {
     "recipes": "gpu",
     "propose": {"n_prompts": 4, "k": 4, "batch_size": 64},
     "anchor": {"units": "ln", "beta": 15.0, "bootstrap": 10},
-    "train": {"model": "tiny:qwen2-chat", "task": "math-train,mbpp-train", "steps": 2, "prompts_per_step": 2, "n": 4,
+    "train": {"model": "tiny:qwen2-chat", "task": "math-train,mbpp-train", "steps": 2, "prompts_per_step": 4, "n": 4,
               "mini_batches": 2, "max_new_tokens": 16},
     "method_args": {"sft": {"sft_data": "all"}},
     "eval": {"tasks": "math6,code3", "k": 8, "temperature": 0.6, "top_p": 0.95, "n_prompts": 2},

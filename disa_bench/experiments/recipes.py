@@ -80,6 +80,35 @@ def shared_settings(name: str) -> tuple[dict, dict]:
     return shared, margs
 
 
+def check_recipe(path) -> object:
+    """Resolve one ``train --config`` recipe as ``train`` would and check the names in it: the method and its
+    options, the task (or each task of a mixture) and the TrainConfig values. The model is not loaded (it may be
+    a hub id this machine cannot reach). Returns the TrainConfig; a bad name is one UserError naming the file."""
+    from ..config import load_yaml, resolve
+    from ..methods import get_method, method_config
+    from ..train.config import TrainConfig
+
+    data = load_yaml(str(path), "train")
+    cfg = resolve(TrainConfig, data, where=str(path))
+    try:
+        cfg.check()  # the method's name, budget, sampling
+        method_config(get_method(cfg.method), cfg.method_args)
+        check_task_names(cfg.task, "task")
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    return cfg
+
+
+def check_task_names(spec: str, what: str) -> None:
+    """Every name of a task, a mixture (``a,b``) or a group list (``math6,code3``) is a registered task or group."""
+    from ..tasks.groups import expand_tasks
+
+    try:
+        expand_tasks(spec)
+    except UserError as e:
+        raise UserError(f"{what} {spec!r}: {e}") from None
+
+
 def train_layer(profile: str) -> dict:
     """The train settings of a profile (``train --profile``): the recipes' shared budget under the profile's own."""
     from .profiles import PROFILES
@@ -149,7 +178,13 @@ def stage_layers(run) -> dict[str, list]:
             args = margs.get(m, {}) | dict(pm.get(m) or {}) | dict(run.method_args.get(m) or {})
             if args:
                 run.method_args = dict(run.method_args) | {m: args}
+    if recipes or run.model is not None:
+        check_task_names(tc.task, "run.train: task")
     ev = dict(prof.get("eval") or {})
+    from ..eval.config import EvalConfig
+
+    e = resolve(EvalConfig, derived_e, ev, run.eval, seed, where="run.eval")
+    check_task_names(e.tasks or e.task, "run.eval: tasks")  # before hours of training, not after
     all_prompts = "n_prompts" in ev and ev["n_prompts"] is None and (run.eval or {}).get("n_prompts") is None
     return {"propose": [derived_p, prof.get("propose"), run.propose, seed, prop_flag],
             "anchor": [prof.get("anchor"), run.anchor, seed],

@@ -261,12 +261,16 @@ class Trainer(ResumeMixin):
                 self.timings["update"] += time.time() - t0
                 self.counts["sequences"] += len(seqs)
                 rec = step_record(step, step_metrics, M, reward, comp_ids, extra, self.use_store, t_start)
+                if not self.use_store:
+                    from .online import graded_counts
+
+                    rec["graded"] = graded_counts(seqs)  # per task: sequences, reward sum, grader verdicts
                 history.append(rec)
                 if metrics_f:
                     metrics_f.write(json.dumps(rec) + "\n")
                     metrics_f.flush()
                 if self.tracker is not None and self.is_main:
-                    self.tracker.log({"train": {k: v for k, v in rec.items() if k not in ("step", "per_minibatch")}
+                    self.tracker.log({"train": {k: v for k, v in rec.items() if k not in ("step", "per_minibatch", "graded")}
                                       | {"lr": self.sched.get_last_lr()[0]},
                                       "time": dict(self.timings), "tokens": dict(self.counts)}, step + 1)
                 if self.ckpt_root is not None and checkpoint.due(cfg, step + 1):

@@ -47,7 +47,8 @@ class OnlineRollouts:
         for gi, group in enumerate(graded):
             for g in group:
                 seqs.append({"problem": g.problem, "group": gi, "ids": g.completion.token_ids,
-                             "reward": g.grade.reward, "behavior": None, "strategy": g.grade.strategy})
+                             "reward": g.grade.reward, "behavior": None, "strategy": g.grade.strategy,
+                             "verdict": g.grade.verdict})
                 self.counts["tokens_generated"] += g.completion.num_tokens
         return seqs
 
@@ -89,3 +90,19 @@ class OnlineRollouts:
         for d in (self.out / "vllm_lora").glob("step-*"):
             if d.name != f"step-{self._sync_step}":
                 shutil.rmtree(d, ignore_errors=True)
+
+
+def graded_counts(seqs: list[dict]) -> dict:
+    """What graded one rollout batch, per task (a mixture's source task: ``math-train``, ``mbpp-train``): how many
+    sequences, their reward sum, and the grader's verdicts (math-verify's, the sandbox's). The metrics row of the
+    step records it next to the loss those rewards went into."""
+    out: dict = {}
+    for s in seqs:
+        p = s["problem"]
+        t = p.meta.get("source_task") or p.task
+        c = out.setdefault(t, {"n": 0, "reward_sum": 0.0, "verdicts": {}})
+        c["n"] += 1
+        c["reward_sum"] += float(s["reward"])
+        v = s.get("verdict") or "ok"
+        c["verdicts"][v] = c["verdicts"].get(v, 0) + 1
+    return out
