@@ -56,13 +56,39 @@ def test_splits_are_disjoint_deterministic_and_seeded():
 
 def test_many_valid_solutions_and_several_strategies_on_four_number_problems():
     task = get_task("countdown")
-    probs = task.problems("train", 300, seed=0)
+    probs = task.problems("train", 200, seed=0)
     sols = {p.prompt_id: solutions(tuple(sorted(p.meta["numbers"])), p.answer) for p in probs}
     assert sum(len(s) for s in sols.values()) / len(probs) >= 3  # valid expressions per prompt
     four = [p for p in probs if len(p.meta["numbers"]) == 4]
     assert 0.15 <= len(four) / len(probs) <= 0.25  # the 4:1 size mix
     multi = sum(len({strategy_key(parse(s)) for s in sols[p.prompt_id]}) >= 2 for p in four)
     assert multi / len(four) > 0.3
+
+
+def test_four_splits_partition_the_universe_and_sft_is_what_the_models_saw():
+    """test, val, train and sft share no pair and together are every pair; val (for tuning) was cut from the old
+    train band, so test and sft are the pairs they were before val existed (a hash band of u: test [0, .2),
+    sft [.4, 1)) and the embedded models' SFT data is unchanged."""
+    import hashlib
+
+    from disa_bench.tasks.countdown import SPLITS, _universe
+
+    task = get_task("countdown")
+    ids = {sp: {p.prompt_id for p in task.problems(sp)} for sp in SPLITS}
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1:]:
+            assert ids[a].isdisjoint(ids[b]), (a, b)
+    assert sum(map(len, ids.values())) == len(_universe(3)) + len(_universe(4))
+    assert len(ids["val"]) > 2000 and len(task.problems("val", 256)) == 256
+
+    def u(nums, target):
+        return int.from_bytes(hashlib.sha256(f"0|{nums}|{target}".encode()).digest()[:8], "big") / 2**64
+
+    for size in (3, 4):
+        for nums, t in _universe(size):
+            want = "test" if u(nums, t) < 0.2 else "sft" if u(nums, t) >= 0.4 else None
+            if want:
+                assert task._split_of(nums, t) == want
 
 
 def test_unknown_split_is_a_user_error():

@@ -25,7 +25,7 @@ def eval_cmd(
     seed: Optional[int] = SeedOpt,
     k: Optional[int] = typer.Option(None, "--k", help="Samples per prompt (default 8): Mean@k."),
     n_prompts: Optional[int] = typer.Option(None, "--n-prompts", help="Prompts per task (default 256; benchmarks: all)."),
-    split: Optional[str] = typer.Option(None, "--split", help="test (default) or train."),
+    split: Optional[str] = typer.Option(None, "--split", help="test (default), train, or val (held out for tuning: disa-bench tune; Countdown)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Default 0.6."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Default 0.95."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),

@@ -223,16 +223,26 @@ def reachable(nums: tuple[int, ...]) -> frozenset[int]:
     return frozenset(out)
 
 
-def _split_of(split_seed: int, test_frac: float, train_frac: float, nums, target) -> str:
+SPLITS = ("test", "val", "train", "sft")  # in the order of their bands of u
+
+
+def _split_of(split_seed: int, fracs: tuple[float, float, float], nums, target) -> str:
+    """The split of a pair: u in [0, 1) from a hash of (split_seed, pair); bands of width ``fracs`` (test, val,
+    train) from 0, the rest sft."""
     h = hashlib.sha256(f"{split_seed}|{nums}|{target}".encode()).digest()
     u = int.from_bytes(h[:8], "big") / 2**64
-    return "test" if u < test_frac else "train" if u < test_frac + train_frac else "sft"
+    edge = 0.0
+    for name, frac in zip(SPLITS, fracs):
+        edge += frac
+        if u < edge:
+            return name
+    return "sft"
 
 
 @functools.lru_cache(maxsize=None)
-def _split_pairs(size: int, split: str, split_seed: int, test_frac: float, train_frac: float) -> tuple:
+def _split_pairs(size: int, split: str, split_seed: int, fracs: tuple[float, float, float]) -> tuple:
     """The (numbers, target) pairs of one size in one split (a hash of the pair decides; stable across runs)."""
-    return tuple(p for p in _universe(size) if _split_of(split_seed, test_frac, train_frac, *p) == split)
+    return tuple(p for p in _universe(size) if _split_of(split_seed, fracs, *p) == split)
 
 
 @functools.lru_cache(maxsize=None)
@@ -263,32 +273,39 @@ class Countdown:
     across prompts) and strategy diversity while keeping a tiny model's accuracy in a useful band.
 
     Splits: every (number multiset, target) pair gets a uniform number u from a hash of (pair, split_seed):
-    ``test`` (u < test_frac) is held out for evaluation, ``train`` (the next train_frac) is where RL and the
-    offline proposals draw their prompts, and ``sft`` (the rest) is the only data the embedded models were
-    pre-trained on — so RL prompts are as unseen by the base model as test prompts. The splits never share a
-    pair and are stable across runs.
+    ``test`` (u < test_frac) is held out for evaluation, ``val`` (the next val_frac) is held out for tuning
+    (``disa-bench tune`` picks each method's learning rate by val Mean@8), ``train`` (the next train_frac) is where
+    RL and the offline proposals draw their prompts, and ``sft`` (u >= 0.4, the rest) is the only data the embedded
+    models were pre-trained on — so RL and val prompts are as unseen by the base model as test prompts. The splits
+    never share a pair and are stable across runs. ``val`` was cut from the upper half of what was ``train`` (u in
+    [0.2, 0.4)), so ``test`` and ``sft`` — and with them the embedded models — are the same as before it existed.
     """
 
     sizes: tuple[int, ...] = (3, 4)
     weights: tuple[int, ...] = (4, 1)  # share of problems per size
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     test_frac: float = 0.2
-    train_frac: float = 0.2
+    val_frac: float = 0.1
+    train_frac: float = 0.1
     split_seed: int = 0
     name: str = "countdown"
     reward_range: tuple[float, float] = (0.0, 1.0)
     max_new_tokens: int = 20
 
+    @property
+    def _fracs(self) -> tuple[float, float, float]:
+        return (self.test_frac, self.val_frac, self.train_frac)
+
     def _split_of(self, nums, target) -> str:
-        return _split_of(self.split_seed, self.test_frac, self.train_frac, nums, target)
+        return _split_of(self.split_seed, self._fracs, nums, target)
 
     def pairs(self, split: str):
-        if split not in ("train", "test", "sft"):
+        if split not in SPLITS:
             from ..errors import UserError
 
-            raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: train, test, sft")
+            raise UserError(f"unknown split {split!r} for task {self.name!r}; valid: {', '.join(SPLITS)}")
         if split not in self._cache:  # per instance, from a per-process cache of the hashed splits
-            self._cache[split] = {size: list(_split_pairs(size, split, self.split_seed, self.test_frac, self.train_frac))
+            self._cache[split] = {size: list(_split_pairs(size, split, self.split_seed, self._fracs))
                                   for size in self.sizes}
         return self._cache[split]
 
