@@ -120,6 +120,7 @@ def test_the_report_has_a_paper_table_with_every_benchmark(paper_run):
     (["--profile", "paper-smoke", "--proposal", "tiny:qwen2"], ["--proposal needs --model"]),
     (["--profile", "paper-smoke", "--model", "./no/such/model"], ["--model", "no/such/model", "does not exist"]),
     (["--profile", "paper", "--model", "/no/such/dir"], ["/no/such/dir"]),
+    (["--profile", "paper", "--model", "no-such-org/no-such-model"], ["no-such-org/no-such-model"]),
     (["--profile", "smoke", "--model", "/no/such/dir"], ["/no/such/dir"]),
     (["--profile", "paper-smoke", "--model", "tiny:qwen2-chat", "--proposal", "embedded:teacher"], ["share a tokenizer"]),
     (["--profile", "paper-smoke", "--config", "{t}/c.yaml"], ["math", "unknown task"]),

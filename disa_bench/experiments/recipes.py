@@ -130,13 +130,15 @@ def check_model(ref: str, what: str) -> None:
 
 
 def check_models(run, pc) -> None:
-    """``run --model`` / ``--proposal``: both load, and a proposal shares the policy's tokenizer (its densities are
+    """``run --model`` / ``--proposal`` (and a recipe profile's model): both load, and a proposal shares the policy's tokenizer (its densities are
     scored on pi_ref's token ids)."""
-    if run.model is None and run.proposal is None:
-        return
     from ..models import load_tokenizer, resolve
+    from .profiles import PROFILES
 
-    check_model(pc.ref, "--model")
+    if run.model is None and run.proposal is None and not PROFILES[run.profile].get("recipes"):
+        return  # the embedded profiles: their models are built in the run's first stage
+
+    check_model(pc.ref, "--model" if run.model is not None else f"model (the profile's; --model replaces it)")
     if pc.proposal != pc.ref and pc.proposal_mix > 0:
         check_model(pc.proposal, "--proposal")
         if load_tokenizer(resolve(pc.proposal)).get_vocab() != load_tokenizer(resolve(pc.ref)).get_vocab():
