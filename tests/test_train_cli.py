@@ -166,3 +166,42 @@ def test_help_method_lists_the_options():
     assert row[1:5] == ["float", "|", "None", "None"]
     r = run_cli("train", "--help-method")
     assert r.exit_code == 2 and "--help-method needs --method" in _error_line(r)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_pi_old_is_the_samplers_own_at_temperature_one(world, tmp_path, temperature):
+    """Online GSPO (no reference pass) with 4 mini-batches: at T = 1 the sampler's per-token log-probs are log pi_old,
+    so no no-grad forward runs, and they equal a teacher-forced pass of the policy at the batch start (up to
+    rounding); at T = 0.7 they are of the tempered distribution, so the trainer scores pi_old itself."""
+    import torch
+
+    from disa_bench.config import resolve
+    from disa_bench.rollout.scoring import token_logprobs
+    from disa_bench.rollout.tokens import prompt_ids
+    from disa_bench.train.config import TrainConfig
+    from disa_bench.train.engine import Trainer
+
+    cfg = resolve(TrainConfig, {"method": "gspo", "store": str(world / "p" / "store.parquet"), "steps": 1,
+                                "prompts_per_step": 4, "n": 4, "mini_batches": 4, "temperature": temperature})
+    checked = []
+
+    class Checked(Trainer):
+        def _tensors(self, seqs):
+            out = super()._tensors(seqs)
+            model = self._policy_unwrapped()
+            with torch.no_grad():
+                model.eval()
+                ref, _ = token_logprobs(model, [prompt_ids(self.tok, s["problem"].prompt) for s in seqs],
+                                        [s["ids"] for s in seqs], 1.0, self.tok.pad_token_id)
+                model.train()
+            mask = torch.zeros_like(ref, dtype=torch.bool)
+            for i, s in enumerate(seqs):
+                mask[i, :len(s["ids"])] = True
+            old = out[-1]["old_logp"] if isinstance(out, tuple) else out["old_logp"]
+            checked.append(float((old[:, :ref.shape[1]] - ref).abs()[mask].max()))
+            return out
+
+    t = Checked(cfg, tmp_path / "o")
+    s = t.train()
+    assert checked and max(checked) < 1e-3
+    assert (s["compute"]["tokens_forward_nograd"] == 0) == (temperature == 1.0)

@@ -183,7 +183,7 @@ class Trainer(ResumeMixin):
         with torch.no_grad():
             model.eval()
             if "old" in needs and not self._on_policy():
-                if self.use_store:
+                if self.use_store or all(s["behavior"] is not None for s in seqs):  # stored, or the sampler's own (T = 1)
                     tc = max(len(c) for c in comp_ids)
                     extra["old_logp"] = torch.tensor([s["behavior"] + [0.0] * (tc - len(s["behavior"])) for s in seqs])
                 else:

@@ -43,11 +43,18 @@ class OnlineRollouts:
         graded = sample_and_grade(backend, self.task, problems, params)
         self._drop_stale_adapters()
         self.timings["generate"] += time.time() - t0
+        # At temperature 1 without top-p the sampling distribution is the policy's own, so the sampler's per-token
+        # log-probs are log pi_old (of the batch's policy, up to rounding: the merged copy / vLLM computes them) and the
+        # trainer skips its separate no-grad pi_old pass; under any other sampling they are of the processed
+        # distribution, and the trainer scores pi_old itself.
+        own = cfg.temperature == 1.0 and cfg.top_p >= 1.0
         seqs = []
         for gi, group in enumerate(graded):
             for g in group:
-                seqs.append({"problem": g.problem, "group": gi, "ids": g.completion.token_ids,
-                             "reward": g.grade.reward, "behavior": None, "strategy": g.grade.strategy,
+                c = g.completion
+                behavior = list(c.logprobs) if own and c.logprobs is not None and len(c.logprobs) == len(c.token_ids) else None
+                seqs.append({"problem": g.problem, "group": gi, "ids": c.token_ids,
+                             "reward": g.grade.reward, "behavior": behavior, "strategy": g.grade.strategy,
                              "verdict": g.grade.verdict})
                 self.counts["tokens_generated"] += g.completion.num_tokens
         return seqs
