@@ -57,12 +57,14 @@ from .variants import plan as plan_rows, write_rows
 class RunConfig:
     profile: str = "default"
     seed: int = 0
-    methods: list = field(default_factory=all_methods)  # rows: methods or variants (experiments/variants.py); default: every registered method
-    seeds: list | None = None  # training seeds (--seeds 0,1,2: every row once per seed); None = [seed]
+    methods: list | None = None  # rows: methods or variants (experiments/variants.py); None: the profile's, else every registered method
+    seeds: list | None = None  # training seeds (--seeds 0,1,2: every row once per seed); None: the profile's, else [seed]
     variants: dict = field(default_factory=dict)  # extra rows {name: {method, method_args, note, data, ...}}
     model: str | None = None  # --model: the policy / pi_ref of every stage (experiments/recipes.py); None: the profile's
     proposal: str | None = None  # --proposal: the strong proposal q_s (needs --model); None: the model itself, mix 0
     workers: int | None = None  # (row, seed) jobs in this many worker processes (cores split evenly); None: the profile's
+    tune: str = "committed"  # lrs per row: committed | run (--tune: tune now) | none | PATH/tune.json (experiments/tune.py)
+    tune_grid: dict = field(default_factory=dict)  # TuneConfig fields over the profile's (lrs, steps, seed, n_prompts)
     sweep_enabled: bool = True  # --no-sweep skips the β × proposal-strength grid
     propose: dict = field(default_factory=dict)
     anchor: dict = field(default_factory=dict)
@@ -75,7 +77,16 @@ class RunConfig:
     def check(self) -> None:
         from .variants import check_rows
 
+        prof = PROFILES.get(self.profile, {})
+        if self.methods is None:
+            self.methods = list(prof.get("methods") or all_methods())
+        if self.seeds is None and prof.get("seeds") is not None:
+            self.seeds = list(prof["seeds"])
+
         check_rows(self)  # rows are methods or variants, options valid for their method, seeds parse
+        from .tune import check_mode
+
+        check_mode(self)
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):
             raise UserError(f"run.workers must be an integer >= 1 (worker processes for the trainings), got {self.workers!r}")
 
@@ -142,7 +153,9 @@ def _same_config(d: Path, config: dict) -> bool:
 _MISSING = object()
 
 
-def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, report_to: str = "none") -> Path:
+def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, report_to: str = "none",
+                 tune_only: bool = False) -> Path:
+    """The run into ``out``; returns the report's path (``tune_only``: stop after tuning, return tune.json's)."""
     from ..world.embedded import ensure_embedded
     from ..judge import run_judge
     from ..manifest import Manifest
@@ -152,6 +165,7 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     from ..eval.stage import eval_stage
     from ..store.stage import propose_stage
     from .sweep import run_sweep
+    from .tune import load_tuning, tune_config
 
     from ..anchor.options import AnchorOptions
     from ..train.trackers import check as check_tracker, eval_scalars, open_tracker, tracker_dir
@@ -166,6 +180,8 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     check_tracker(report_to)
     out = Path(out)
     rows = plan_rows(run, ac, tc, out / "propose" / "store.parquet", out)  # every (row, seed) resolved and checked now
+    tcfg = tune_config(run) if run.tune == "run" else None  # the grid, or the tuning to read: checked before any work
+    tuning = None if tcfg else load_tuning(run)
     stages = Stages(resume, say)
     trk_root = tracker_dir(out, report_to)
 
@@ -180,7 +196,7 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     m = Manifest("run", asdict(run) | {"resolved": resolved}, run.seed)
     if resume:
         m.data["resumed"] = True
-    n_stages = 6 + (1 if sc else 0)
+    n_stages = (3 if tune_only else 6 + (1 if sc else 0)) + (1 if run.tune == "run" else 0)
     step = iter(range(1, n_stages + 1))
 
     def head(title, detail=""):
@@ -206,6 +222,77 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
             if not stages.skip(a.stage, a.dir, asdict(a.cfg) | {"store": str(store)} | asdict(AnchorOptions()),
                                needs=["anchor.parquet"], deps=["propose"]):
                 anchor_stage(a.cfg, store, a.dir)
+    workers = run.workers or PROFILES[run.profile].get("workers", 1)
+
+    def run_jobs(jobs, root: Path, eval_over: dict, tag: str, on_done) -> list[str]:
+        """Train + eval each job into root/train|eval/<key> (skipping what --resume finds up to date), in this
+        process or in ``workers`` worker processes; ``on_done(spec, eval_results)`` in job order."""
+        specs = []
+        for job in jobs:  # key: <row>, <row>/seed<s> or <row>/lr<lr> (experiments/variants.py, tune.py)
+            key, t = job.key, job.train
+            e = resolve(EvalConfig, asdict(ec), {"model": tc.model, "adapter": str(root / "train" / key / "adapter")},
+                        eval_over)
+            skip_train = stages.skip(f"{tag}train:{key}", root / "train" / key, asdict(t),
+                                     needs=["summary.json", "adapter"], deps=["propose", "anchor", job.anchor_stage])
+            skip_eval = stages.skip(f"{tag}eval:{key}", root / "eval" / key, asdict(e),
+                                    needs=["results.json", "samples.jsonl"], deps=[f"{tag}train:{key}"])
+            specs.append(_JobSpec(key, job.label, t, e, root, skip_train, skip_eval, resume, report_to if not tag else "none",
+                                  str(trk_root) if trk_root else None, out.name, _threads(workers)))
+        results = {}
+
+        def done(spec: "_JobSpec", res: dict) -> None:
+            for name, sec in res["timings"].items():
+                name = tag + name
+                m.data["timings"][name] = round(m.data["timings"].get(name, 0.0) + sec, 3)
+            for msg in res["said"]:
+                say(f"  {msg}", markup=False, soft_wrap=True)
+            results[spec.key] = res["eval"]
+            if workers > 1:
+                on_done(spec, res["eval"])
+
+        if workers == 1 or len(specs) <= 1:
+            for spec in specs:
+                done(spec, _run_job(spec, say=lambda msg: say(f"  {msg}", markup=False, soft_wrap=True)))
+                if workers == 1:
+                    on_done(spec, results[spec.key])
+        else:
+            with m.phase(f"{tag}train+eval (parallel wall)"):
+                _run_parallel(specs, workers, done)
+        return {s.key: results[s.key] for s in specs}  # job order, whatever finished first
+
+    if tcfg is not None:
+        from .tune import cell_key, tune_record, write_tuning
+
+        head("tune", f"lr {', '.join(f'{x:g}' for x in tcfg.lrs)} x {len(run.methods)} rows, {tcfg.steps} steps each, "
+             f"seed {tcfg.seed}, val Mean@{ec.k} on {tcfg.n_prompts} prompts")
+        grid = plan_rows(run, ac, replace(tc, steps=tcfg.steps), store, out, seeds=[tcfg.seed],
+                         lr_grid=tcfg.lrs)
+        val = {"split": tcfg.split, "n_prompts": tcfg.n_prompts}
+        with m.phase("tune"):
+            eb = resolve(EvalConfig, asdict(ec), {"model": tc.model}, val)
+            base_val = _eval(stages, "tune:eval:base", eb, out / "tune" / "eval" / "base", (), eval_stage)
+            cells: dict = {}
+            key_of = {cell_key(j.row, j.train.lr): (j.row, j.train.lr) for j in grid.jobs}
+
+            def cell_done(spec, res):
+                row, lr = key_of[spec.key]
+                cells.setdefault(row, {})[f"{lr:g}"] = {"mean": res[f"mean@{ec.k}"], "ci": res.get(f"mean@{ec.k}_ci")}
+                say(f"  tune {spec.key}: val Mean@{ec.k} {res[f'mean@{ec.k}']:.1f}", markup=False)
+
+            run_jobs(grid.jobs, out / "tune", val, "tune:", cell_done)
+            tuning = tune_record(tcfg, tc, ec.k, {r: cells[r] for r in run.methods}, list(run.methods),
+                                 {"mean": base_val[f"mean@{ec.k}"], "ci": base_val.get(f"mean@{ec.k}_ci")})
+            tuning["source"] = "tuned in this run (run --tune)"
+            write_tuning(tuning, out / "tune")
+        if tune_only:
+            m.write(out, summary={"chosen": tuning["chosen"]})
+            return out / "tune" / "tune.json"
+    elif tuning is not None:
+        from .tune import write_tuning
+
+        write_tuning(tuning, out / "tune")
+    if tuning is not None:
+        rows = plan_rows(run, ac, tc, store, out, lrs=tuning["chosen"])
     head("eval base")
     evals = {}
     with m.phase("eval:base"):
@@ -215,36 +302,16 @@ def run_pipeline(run: RunConfig, out: Path, console=None, resume: bool = False, 
     head("train + eval", f"{', '.join(run.methods)}: each {tc.steps} steps x {tc.prompts_per_step} prompts x {tc.n}"
          + (f", seeds {','.join(map(str, rows.seeds))}" if len(rows.seeds) > 1 else ""))
     write_rows(rows, out)
-    workers = run.workers or PROFILES[run.profile].get("workers", 1)
-    specs = []
-    for job in rows.jobs:  # key: <row>, or <row>/seed<s> with several seeds (experiments/variants.py)
-        method, t = job.key, job.train
-        e = resolve(EvalConfig, asdict(ec), {"model": tc.model, "adapter": str(out / "train" / method / "adapter")})
-        skip_train = stages.skip(f"train:{method}", out / "train" / method, asdict(t), needs=["summary.json", "adapter"],
-                                 deps=["propose", "anchor", job.anchor_stage])
-        skip_eval = stages.skip(f"eval:{method}", out / "eval" / method, asdict(e),
-                                needs=["results.json", "samples.jsonl"], deps=[f"train:{method}"])
-        specs.append(_JobSpec(job.key, job.label, t, e, out, skip_train, skip_eval, resume, report_to,
-                              str(trk_root) if trk_root else None, out.name, _threads(workers)))
 
-    def done(spec: "_JobSpec", res: dict) -> None:
-        for name, sec in res["timings"].items():
-            m.data["timings"][name] = round(m.data["timings"].get(name, 0.0) + sec, 3)
-        for msg in res["said"]:
-            say(f"  {msg}", markup=False, soft_wrap=True)
-        evals[spec.key] = res["eval"]
-        log_eval(spec.label, res["eval"], spec.train.steps, asdict(spec.train))
-        say(f"  {spec.key}: Mean@{ec.k} {res['eval'][f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
+    def job_done(spec, res):
+        evals[spec.key] = res
+        log_eval(spec.label, res, spec.train.steps, asdict(spec.train))
+        say(f"  {spec.key}: Mean@{ec.k} {res[f'mean@{ec.k}']:.1f} (base {evals['base'][f'mean@{ec.k}']:.1f})")
 
-    if workers == 1 or len(specs) <= 1:
-        for spec in specs:
-            done(spec, _run_job(spec, say=lambda msg: say(f"  {msg}", markup=False, soft_wrap=True)))
-    else:
-        with m.phase("train+eval (parallel wall)"):
-            _run_parallel(specs, workers, done)
-        evals_sorted = {k: evals[k] for k in ["base"] + [s.key for s in specs]}  # job order, whatever finished first
-        evals.clear()
-        evals.update(evals_sorted)
+    got = run_jobs(rows.jobs, out, {}, "", job_done)
+    for key in got:  # base first, then the jobs in plan order (workers finish in any order)
+        evals.pop(key, None)
+    evals.update(got)
     head("judge", (f"LLM judge {jc.model} at {jc.base_url} + offline measures" if jc.configured
                         else "offline diversity measures (no --judge-base-url)"))
     with m.phase("judge"):

@@ -138,7 +138,7 @@ def check_models(run, pc) -> None:
     if run.model is None and run.proposal is None and not PROFILES[run.profile].get("recipes"):
         return  # the embedded profiles: their models are built in the run's first stage
 
-    check_model(pc.ref, "--model" if run.model is not None else f"model (the profile's; --model replaces it)")
+    check_model(pc.ref, "--model" if run.model is not None else "model (the profile's; --model replaces it)")
     if pc.proposal != pc.ref and pc.proposal_mix > 0:
         check_model(pc.proposal, "--proposal")
         if load_tokenizer(resolve(pc.proposal)).get_vocab() != load_tokenizer(resolve(pc.ref)).get_vocab():
@@ -150,7 +150,6 @@ def stage_layers(run) -> dict[str, list]:
     """``{stage: [layer, ...]}`` for propose, anchor, train and eval (lowest first; ``resolve`` merges them), plus
     ``"eval_all_prompts"``: True when the profile asks for every prompt of each benchmark (``n_prompts: None``) and
     the run config does not set a count."""
-    from dataclasses import asdict
 
     from ..config import Flags, resolve
     from ..train.config import TrainConfig

@@ -70,6 +70,7 @@ class Entry:
     metrics: list[dict] = field(default_factory=list)  # metrics.jsonl rows
     gaps: list[str] = field(default_factory=list)
     train_seeds: list[dict] = field(default_factory=list)  # every seed's train summary (train/<name>/seed<s>/)
+    metrics_seeds: list[list[dict]] = field(default_factory=list)  # every seed's metrics.jsonl rows (same order)
     row: str = ""  # the row / variant name as run (``name`` before any relabelling); "" = name
     note: str | None = None  # the variant's one-line note (variants.json)
 
@@ -204,6 +205,7 @@ def _load_train(e: Entry, tdir: Path) -> None:
         seeded = [(p, read_json(p / "summary.json")) for _, p in seed_dirs(tdir)]
         seeded = [(p, x) for p, x in seeded if isinstance(x, dict) and "method" in x]
         if seeded:
+            e.metrics_seeds = [read_jsonl(p / "metrics.jsonl") for p, _ in seeded]
             tdir, s = seeded[0]
             e.train_seeds = [x for _, x in seeded]
     if isinstance(s, dict) and "method" in s:
@@ -211,6 +213,7 @@ def _load_train(e: Entry, tdir: Path) -> None:
         e.train_manifest = read_json(tdir / "manifest.json")
         e.metrics = read_jsonl(tdir / "metrics.jsonl")
         e.train_seeds = e.train_seeds or [s]
+        e.metrics_seeds = e.metrics_seeds or [e.metrics]
 
 
 def load_eval_or_seeds(d: Path) -> dict[str, TaskResult]:
@@ -308,10 +311,12 @@ def _merge(raw: list[Entry], col: Collection) -> None:
         same = [m for m in merged if m.row == e.row]
         if same and not e.tasks and same[0].train is None and e.train is not None:
             same[0].train, same[0].train_dir, same[0].metrics = e.train, e.train_dir, e.metrics
+            same[0].train_seeds, same[0].metrics_seeds = e.train_seeds, e.metrics_seeds
             same[0].train_manifest = e.train_manifest
             continue
         if same and not same[0].tasks and e.tasks and same[0].train is not None and e.train is None:
             e.train, e.train_dir, e.metrics, e.train_manifest = same[0].train, same[0].train_dir, same[0].metrics, same[0].train_manifest
+            e.train_seeds, e.metrics_seeds = same[0].train_seeds, same[0].metrics_seeds
             e.gaps = []
             merged.remove(same[0])
             col.gaps = [g for g in col.gaps if "a train dir without eval results" not in g or e.method not in g]

@@ -58,7 +58,7 @@ def clipping_rows(clip: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def clipping_lines(clip: dict) -> list[str]:
-    lines = [f"Mean over training steps of each mini-batch's clipped fraction (the first seed's run with several seeds); "
+    lines = [f"Mean over training steps of each mini-batch's clipped fraction (pooled over every seed's steps); "
              f"flagged when the mean over mini-batches 2.. exceeds {clip['threshold']:g}."]
     for r in clip["rows"]:
         if r["flag"]:
@@ -156,8 +156,15 @@ def render_markdown(rep: dict) -> str:
                  f"{fmt_num(r['device_hours'], 4)} {r['device_kind']}-h" + (f" ({r['processes']} proc)" if r["processes"] > 1 else ""),
                  fmt_num(r["peak_memory_mb"])] for r in comp["rows"]]
         L += _md_table(header_c, rows) + [""]
+        n = max(r.get("seeds") or 1 for r in comp["rows"])
+        if n > 1:
+            L += [f"Rows trained with several seeds show the mean over their {n} seeds (each seed: one training of "
+                  f"the same budget).", ""]
     else:
         L += ["No train summaries found.", ""]
+    from .tuning import markdown as tuning_md
+
+    L += tuning_md(rep.get("tuning"))
     if (rep.get("clipping") or {}).get("rows"):
         L += ["## Clipping", ""]
         h, rows = clipping_rows(rep["clipping"])

@@ -136,18 +136,25 @@ def compute_table(col: Collection) -> dict:
     for e in col.entries:
         if not e.train:
             continue
-        c = e.train.get("compute") or {}
+        seeds = [t for t in (e.train_seeds or [e.train]) if isinstance(t, dict)]
+
+        def mean(get):  # over the row's seeds (one seed: its value); None when no seed has it
+            vals = [v for v in map(get, seeds) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            return float(np.mean(vals)) if vals else None
+
         fair = e.train.get("fairness") or {}
         procs = int(fair.get("num_processes") or 1)
-        wall = c.get("wall_seconds")
-        kind = "GPU" if c.get("peak_memory_kind") == "cuda_max_allocated" else "CPU"
-        rows.append({"name": e.name, "method": e.method, "data": e.train.get("data_source") or e.train.get("data"),
-                     "steps": e.train.get("steps"), "tokens_generated": c.get("tokens_generated"),
-                     "tokens_forward": c.get("tokens_forward"), "tokens_backward": c.get("tokens_backward"),
-                     "wall_seconds": wall, "device_hours": (wall * procs / 3600.0) if wall is not None else None,
-                     "device_kind": kind, "processes": procs, "peak_memory_mb": c.get("peak_memory_mb"),
-                     "reward_first": e.train.get("reward_first"), "reward_last": e.train.get("reward_last"),
-                     "seeds": len(e.train_seeds) or 1})  # with several seeds: the first seed's numbers
+        wall = mean(lambda t: (t.get("compute") or {}).get("wall_seconds"))
+        kind = "GPU" if (e.train.get("compute") or {}).get("peak_memory_kind") == "cuda_max_allocated" else "CPU"
+        row = {"name": e.name, "method": e.method, "data": e.train.get("data_source") or e.train.get("data"),
+               "steps": e.train.get("steps"), "wall_seconds": wall,
+               "device_hours": (wall * procs / 3600.0) if wall is not None else None,
+               "device_kind": kind, "processes": procs, "seeds": len(seeds) or 1}
+        for k in ("tokens_generated", "tokens_forward", "tokens_backward", "peak_memory_mb"):
+            row[k] = mean(lambda t, k=k: (t.get("compute") or {}).get(k))
+        for k in ("reward_first", "reward_last"):
+            row[k] = mean(lambda t, k=k: t.get(k))
+        rows.append(row)  # with several seeds: the mean over seeds of every number
     return {"rows": rows}
 
 
@@ -156,7 +163,7 @@ CLIP_FLAG = 0.5  # flag a row whose updates after the first mini-batch are more 
 
 
 def clipping_table(col: Collection) -> dict:
-    """Each trained row's clipped fraction per mini-batch, from its metrics.jsonl (the first seed's with several).
+    """Each trained row's clipped fraction per mini-batch, from its metrics.jsonl (every seed's, pooled).
 
     The metric is the method's ``clip_metric`` (GRPO/GSPO: ``clip_frac``, samples whose ratio is clipped and so
     carry no gradient; DISA/FlowRL: ``w_clipped_frac``, IS weights capped at w_max). Per mini-batch index: the
@@ -178,7 +185,7 @@ def clipping_table(col: Collection) -> dict:
         key, what = spec
         sums: list[float] = []
         counts: list[int] = []
-        for rec in e.metrics:
+        for rec in (r for ms in (e.metrics_seeds or [e.metrics]) for r in ms):  # every seed's steps
             vals = (rec.get("per_minibatch") or {}).get(key)
             if vals is None:
                 vals = [rec.get(key)]
@@ -193,7 +200,7 @@ def clipping_table(col: Collection) -> dict:
         later = [v for v in per_mb[1:] if v is not None]
         after_first = float(np.mean(later)) if later else None
         rows.append({"name": e.name, "method": e.method, "metric": key, "what": what, "per_minibatch": per_mb,
-                     "after_first": after_first, "steps": len(e.metrics),
+                     "after_first": after_first, "steps": sum(map(len, e.metrics_seeds or [e.metrics])),
                      "flag": after_first is not None and after_first > CLIP_FLAG})
     return {"rows": rows, "threshold": CLIP_FLAG}
 
