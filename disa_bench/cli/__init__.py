@@ -5,7 +5,7 @@ module registers itself on ``app`` when imported; they are imported here, explic
 """
 
 from .app import app
-from . import base, propose, store, anchor, train, eval, run, grade, judge, report, sweep  # noqa: F401,E402  (register commands)
+from . import base, propose, store, anchor, train, eval, run, tune, grade, judge, report, sweep  # noqa: F401,E402  (register commands)
 
 
 def main():

@@ -24,6 +24,8 @@ def run(
     methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of rows to train: methods or variants (disa-offline, flowrl-exact, disa-ln; more under variants: in --config). Default: every registered method; per-method options: method_args in --config."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma list of training seeds: every row is trained and evaluated once per seed on the same store and anchor (train/ROW/seedS/). Default: --seed."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Train and evaluate the independent (row, seed) jobs in this many worker processes, the cores split evenly between them (default: the profile's). The numbers do not depend on it."),
+    tune: bool = typer.Option(False, "--tune", help="Tune each row's lr in this run first (disa-bench tune's grid on the val split) and train with the chosen lrs."),
+    tuning: Optional[str] = typer.Option(None, "--tuning", help="Where each row's lr comes from without --tune: committed (default: the profile's committed tuning, if it has one), none (the profile's one shared lr) or a tune.json."),
     sweep: Optional[bool] = typer.Option(None, "--sweep/--no-sweep", help="Run the β × proposal-strength sweep (default on)."),
     judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="OpenAI-compatible endpoint for the LLM diversity judge (default: offline measures only)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name at that endpoint."),
@@ -43,9 +45,14 @@ def run(
     from ..train.resume import Interrupted
     from .train import resume_command, signal_name
 
+    if tune and tuning is not None:
+        from ..errors import UserError
+
+        raise UserError(f"--tune (tune now) and --tuning {tuning} (use a given tuning) exclude each other")
     judge = {k: v for k, v in {"base_url": judge_base_url, "model": judge_model, "api_key_env": judge_api_key_env}.items()
              if v is not None}
-    cfg = load_run_config(config, flags(profile=profile, model=model, proposal=proposal, seed=seed, methods=methods, seeds=seeds, workers=workers, sweep_enabled=sweep))
+    cfg = load_run_config(config, flags(profile=profile, model=model, proposal=proposal, seed=seed, methods=methods, seeds=seeds, workers=workers, sweep_enabled=sweep,
+                                           tune="run" if tune else tuning))
     if judge:
         cfg.judge = dict(cfg.judge) | judge
     out = out or Path(f"runs/{'' if cfg.profile.startswith('paper') else 'embedded-'}{cfg.profile}")

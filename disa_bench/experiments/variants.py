@@ -163,13 +163,18 @@ def row_spec(run, row: str) -> dict:
     return dict(table[row]) if row in table else {"method": row}
 
 
-def plan(run, ac, tc, store: Path, out: Path) -> Plan:
-    """Every anchor and every (row, seed) training of the run, resolved and checked before any stage runs."""
+def plan(run, ac, tc, store: Path, out: Path, lrs: dict | None = None, seeds: list | None = None,
+         lr_grid: list | None = None) -> Plan:
+    """Every anchor and every (row, seed) training of the run, resolved and checked before any stage runs. ``lrs``
+    (row -> lr, from a tuning: experiments/tune.py) replaces the profile's shared lr of the rows it names, unless
+    the run config's ``train`` or the variant sets ``lr`` itself. ``lr_grid`` (tuning) makes one job per (row, lr)
+    instead, keyed ``<row>/lr<lr>``, for the given ``seeds``."""
     from ..config import resolve
     from ..methods import get_method, method_config
     from ..train.config import TrainConfig
 
-    seeds = parse_seeds(run)
+    grid = lr_grid is not None
+    seeds = list(seeds) if seeds is not None else parse_seeds(run)
     anchors = [AnchorJob("anchor", ac, out / "anchor")]
     jobs, rows = [], {}
     for row in run.methods:
@@ -193,14 +198,19 @@ def plan(run, ac, tc, store: Path, out: Path) -> Plan:
                 if anchor not in anchors:
                     anchors.append(anchor)
         over = {k: v for k, v in spec.items() if k not in ("method", "method_args", "note")}
+        lr_source = "variant" if "lr" in over else "run config" if "lr" in (run.train or {}) else "shared"
+        if lrs and row in lrs and lr_source == "shared":
+            over["lr"], lr_source = lrs[row], "tuned"
         for s in seeds:
-            key = row if len(seeds) == 1 else f"{row}/seed{s}"
-            set_ = {"method": method, "store": str(store), "method_args": args,
-                    "anchor": str(anchor.dir / "anchor.parquet"), "seed": s}
-            t = resolve(TrainConfig, asdict(tc), over, set_, where=f"row {row!r}")
-            t.check()
-            jobs.append(Job(row, method, s, key, t, anchor.stage, spec.get("note")))
+            for lr in (lr_grid if grid else [None]):
+                key = f"{row}/lr{lr:g}" if grid else row if len(seeds) == 1 else f"{row}/seed{s}"
+                set_ = {"method": method, "store": str(store), "method_args": args,
+                        "anchor": str(anchor.dir / "anchor.parquet"), "seed": s} | ({"lr": lr} if grid else {})
+                t = resolve(TrainConfig, asdict(tc), over, set_, where=f"row {row!r}")
+                t.check()
+                jobs.append(Job(row, method, s, key, t, anchor.stage, spec.get("note")))
         rows[row] = {"method": method, "method_args": args, "data": jobs[-1].train.data, "note": spec.get("note"),
+                     "lr": jobs[-1].train.lr, "lr_source": lr_source,
                      "anchor": str(anchor.dir / "anchor.parquet") if "anchor" in cls.needs else None}
     return Plan(anchors, jobs, seeds, rows)
 

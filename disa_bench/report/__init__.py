@@ -70,6 +70,7 @@ def build_model(run_dirs: list[Path], reference: str = "disa", n_boot: int = 200
     from .diversity import diversity_table
     from .tables import accuracy_table, clipping_table, comparability, compute_table
     from .paper import paper_table
+    from .tuning import tuning_table
 
     col = collect(run_dirs, warn=warn)
     if not col.has_results() and not col.sweeps:
@@ -85,6 +86,7 @@ def build_model(run_dirs: list[Path], reference: str = "disa", n_boot: int = 200
     rep = {"title": title or "disa-bench report", "accuracy": acc,
            "diversity": {k: v for k, v in div.items() if k not in ("per_problem", "per_seed", "_by_id")}, "compute": comp,
            "clipping": clipping_table(col),
+           "tuning": tuning_table(run_dirs),
            "paper_table": paper_table(col, n_boot),
            "comparability": {"issues": cmp_["issues"], "comparable": cmp_["comparable"],
                              "flagged": [{"row": r, "task": t, "why": w} for (r, t), w in cmp_["flagged"].items()]},

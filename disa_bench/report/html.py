@@ -125,6 +125,16 @@ def render_html(rep: dict, col, figures: dict[str, Path], drilldown: int = 50) -
                          "peak MB"], rows))
     else:
         B.append("<p>No train summaries found.</p>")
+    from .tuning import block as tuning_block
+
+    tb = tuning_block(rep.get("tuning"))
+    if tb:
+        before, header, rows, after = tb
+        B.append("<h2>Tuning (fairness)</h2>" + "".join(f"<p>{txt(x.replace('`', ''))}</p>" for x in before))
+        if rows:
+            B.append(_table(header, [[(txt(x.replace("**", "")), "best" if x.startswith("**") else "") for x in r]
+                                     for r in rows], cls="text"))
+        B.append("".join(f"<p>{txt(x)}</p>" for x in after))
     if (rep.get("clipping") or {}).get("rows"):
         B.append("<h2>Clipping</h2>")
         header, rows = clipping_rows(rep["clipping"])
