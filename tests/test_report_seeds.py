@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import run_cli
 from test_paper_report import make_eval, make_train
@@ -90,3 +91,23 @@ def test_ni_margin_flag_and_bad_margin(tmp_path):
     assert narrow["verdict"] == "does not hold" and "margin 0.5 pt" in narrow["numbers"]
     r = run_cli("report", root, "--out", tmp_path / "o3", "--ni-margin", "-1")
     assert r.exit_code == 2 and r.stderr.startswith("error:") and "--ni-margin" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_compute_and_clipping_tables_use_every_seed(tmp_path):
+    """With several seeds the compute row is the mean over seeds of each number and the clipping table pools every
+    seed's steps (they used to show the first seed only)."""
+    root = make_seeded_run(tmp_path / "RUN", {"base": (0.3, 1), "disa": (0.6, 3), "grpo": (0.4, 3)})
+    for s, (wall, rew, clip) in enumerate([(30.0, 0.5, 0.0), (60.0, 0.8, 0.3), (90.0, 0.2, 0.6)]):
+        d = root / "train" / "grpo" / f"seed{s}"
+        summ = json.loads((d / "summary.json").read_text())
+        summ["compute"]["wall_seconds"], summ["reward_last"] = wall, rew
+        (d / "summary.json").write_text(json.dumps(summ))
+        recs = [json.loads(x) | {"clip_frac": clip} for x in (d / "metrics.jsonl").read_text().splitlines()]
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    rep = _report(root, tmp_path / "out")
+    comp = {r["name"]: r for r in rep["compute"]["rows"]}
+    assert comp["grpo"]["wall_seconds"] == pytest.approx(60.0) and comp["grpo"]["reward_last"] == pytest.approx(0.5)
+    assert comp["grpo"]["seeds"] == 3 and comp["disa"]["wall_seconds"] == pytest.approx(36.0)
+    clip = {r["name"]: r for r in rep["clipping"]["rows"]}
+    assert clip["grpo"]["per_minibatch"] == [pytest.approx(0.3)] and clip["grpo"]["steps"] == 30
+    assert "mean over their 3 seeds" in (tmp_path / "out" / "report.md").read_text()
