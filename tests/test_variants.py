@@ -384,3 +384,23 @@ def test_worker_processes_give_the_same_numbers(seeded, tmp_path):
 def test_bad_workers(tmp_path, workers):
     r = run_cli("run", "--profile", "smoke", "--workers", workers, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "workers" in one_error_line(r) and not (tmp_path / "o").exists()
+
+
+def test_baseline_recipes_carry_the_default_profiles_budget_and_committed_lrs():
+    """baselines/embedded/<row>.yaml repeat the default run: its budget per step and steps, and each row's lr from the
+    committed tuning (disa_bench/experiments/tuned/default.json), which covers every row of the default profile."""
+    import yaml
+
+    from disa_bench.experiments.profiles import PROFILES
+    from disa_bench.experiments.tune import TUNED
+
+    prof = PROFILES["default"]
+    tuned = json.loads((TUNED / "default.json").read_text())
+    assert set(tuned["chosen"]) == set(prof["methods"]) and tuned["protocol"]["lrs"] == prof["tune"]["lrs"]
+    for row in prof["methods"]:
+        y = yaml.safe_load((ROOT / "baselines" / "embedded" / f"{row}.yaml").read_text())
+        assert y["lr"] == tuned["chosen"][row], row
+        for k in ("steps", "prompts_per_step", "n", "mini_batches"):
+            assert y[k] == prof["train"][k], (row, k)
+        cells = tuned["cells"][row]
+        assert cells[f"{y['lr']:g}"]["mean"] == max(c["mean"] for c in cells.values()), row
